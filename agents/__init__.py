@@ -1,0 +1,1 @@
+"""Timers and agents of the weather app, found by Faust's autodiscovery."""

@@ -1,0 +1,5 @@
+"""Records that travel on the speed layer's topics."""
+
+from models.readings import ENRICHED_FIELDS, EnrichedReading, Observation, RawReading
+
+__all__ = ["ENRICHED_FIELDS", "EnrichedReading", "Observation", "RawReading"]

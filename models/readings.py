@@ -1,0 +1,60 @@
+"""The raw reading a source publishes and the enriched reading the speed layer emits.
+
+Both travel as plain JSON (no Faust metadata), so Telegraf and other consumers can read them.
+"""
+
+import faust
+
+
+class Observation(faust.Record, abstract=True, include_metadata=False, serializer="json"):
+    """Where, when (RFC3339 UTC ending in `Z`, the observation time) and what was observed."""
+
+    city: str
+    country: str
+    station_id: str
+    timestamp: str
+    temperature: float
+    humidity: float
+    wind_speed: float
+    precipitation: float
+
+
+class RawReading(Observation, include_metadata=False, serializer="json"):
+    """One observation of the current weather in a city, as fetched or simulated.
+
+    `forecast_temp` and `forecast_precip` carry the source's own next-hour forecast when it has one.
+    """
+
+    data_origin: str
+    wind_dir: float | None = None
+    conditions: str = ""
+    icon: str = ""
+    forecast_temp: float | None = None
+    forecast_precip: float | None = None
+
+
+class EnrichedReading(Observation, include_metadata=False, serializer="json"):
+    """The record on `weather_data_v2`: exactly these thirteen fields."""
+
+    next_hour_temp: float
+    next_hour_precip: float
+    is_rain: int
+    is_storm: int
+    data_origin: str
+
+
+ENRICHED_FIELDS: dict[str, type] = {
+    "city": str,
+    "country": str,
+    "station_id": str,
+    "timestamp": str,
+    "temperature": float,
+    "humidity": float,
+    "wind_speed": float,
+    "precipitation": float,
+    "next_hour_temp": float,
+    "next_hour_precip": float,
+    "is_rain": int,
+    "is_storm": int,
+    "data_origin": str,
+}

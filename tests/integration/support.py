@@ -1,0 +1,158 @@
+"""Helpers for tests that run real processes: a worker subprocess and a plain Kafka reader."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class AppEnv:
+    """Environment for one isolated app instance: its own app id and topics on the test broker."""
+
+    broker: str
+    workdir: Path
+    app_id: str = field(default_factory=lambda: unique_name("it-weather"))
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def raw_topic(self) -> str:
+        return f"{self.app_id}-raw"
+
+    @property
+    def enriched_topic(self) -> str:
+        return f"{self.app_id}-enriched"
+
+    def changelog(self, table: str) -> str:
+        return f"{self.app_id}-{table}-changelog"
+
+    def variables(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "KAFKA_BROKER": self.broker,
+            "WEATHER_APP_ID": self.app_id,
+            "WEATHER_RAW_TOPIC": self.raw_topic,
+            "WEATHER_ENRICHED_TOPIC": self.enriched_topic,
+            "WEATHER_DATADIR": str(self.workdir / "data"),
+            "WEATHER_WEB_PORT": str(free_port()),
+            "KAFKA_CONNECT_WAIT": "5",
+            **self.extra,
+        }
+
+
+def run_command(env: AppEnv, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "faust", "-A", "weather_app", *args],
+        env=env.variables(),
+        cwd=env.workdir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+class Worker:
+    """`faust -A weather_app worker` in a subprocess, stopped by its PID."""
+
+    def __init__(self, env: AppEnv, name: str = "worker") -> None:
+        self.log_path = env.workdir / f"{name}.log"
+        self._log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "faust", "-A", "weather_app", "worker", "-l", "info"],
+            env=env.variables(),
+            cwd=env.workdir,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self._log.close()
+        return self.process.returncode
+
+
+def read_topic(
+    broker: str,
+    topic: str,
+    until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
+    timeout: float,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read `topic` from the beginning until `until(records)` holds or `timeout` passes."""
+    return asyncio.run(_read_topic(broker, topic, until, time.monotonic() + timeout))
+
+
+async def _read_topic(
+    broker: str,
+    topic: str,
+    until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
+    deadline: float,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    while await _partitions(broker, topic) == 0:
+        if time.monotonic() >= deadline:
+            return records
+        await asyncio.sleep(0.5)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=broker,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        while time.monotonic() < deadline and not until(records):
+            batch = await consumer.getmany(timeout_ms=500)
+            for partition_records in batch.values():
+                records.extend(partition_records)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def _partitions(broker: str, topic: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+    await admin.start()
+    try:
+        if topic not in await admin.list_topics():
+            return 0
+        [description] = await admin.describe_topics([topic])
+        return len(description["partitions"])
+    finally:
+        await admin.close()
+
+
+def partition_count(broker: str, topic: str) -> int:
+    return asyncio.run(_partitions(broker, topic))

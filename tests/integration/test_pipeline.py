@@ -1,0 +1,74 @@
+"""The worker on a real Kafka: raw readings in, enriched records out, tables in changelogs."""
+
+import signal
+from datetime import UTC
+
+import orjson
+
+from models import ENRICHED_FIELDS
+from tests.integration.support import AppEnv, Worker, partition_count, read_topic, run_command
+from weather_app.cities import DEFAULT_CITIES
+from weather_app.timeutil import parse_rfc3339
+
+CITIES = {city.name for city in DEFAULT_CITIES}
+
+
+def cities_in(records) -> set[str]:
+    return {orjson.loads(record.key) for record in records}
+
+
+def test_worker_enriches_every_city_with_the_exact_schema(app_env: AppEnv):
+    app_env.extra["WEATHER_INTERVAL"] = "1"
+    worker = Worker(app_env)
+    try:
+        records = read_topic(
+            app_env.broker,
+            app_env.enriched_topic,
+            until=lambda records: len(records) >= 3 * len(CITIES) and cities_in(records) >= CITIES,
+            timeout=90,
+        )
+        changelog = read_topic(
+            app_env.broker,
+            app_env.changelog("last_seen"),
+            until=lambda records: cities_in(records) >= CITIES,
+            timeout=30,
+        )
+        assert worker.process.poll() is None, worker.log()
+    finally:
+        exit_code = worker.stop(signal.SIGTERM)
+
+    assert cities_in(records) == CITIES, worker.log()
+    for record in records:
+        value = orjson.loads(record.value)
+        assert set(value) == set(ENRICHED_FIELDS)
+        for name, expected in ENRICHED_FIELDS.items():
+            assert type(value[name]) is expected, (name, value)
+        assert orjson.loads(record.key) == value["city"]
+        assert value["timestamp"].endswith("Z")
+        assert parse_rfc3339(value["timestamp"]).tzinfo == UTC
+        assert value["is_rain"] == int(value["precipitation"] > 0)
+        assert value["is_storm"] in (0, 1)
+        assert value["data_origin"] == "simulated"
+    assert partition_count(app_env.broker, app_env.enriched_topic) == 6
+    assert cities_in(changelog) == CITIES
+    last = {orjson.loads(record.key): orjson.loads(record.value) for record in changelog}
+    assert all(
+        entry["count"] >= 1 and entry["data_origin"] == "simulated" for entry in last.values()
+    )
+    assert exit_code == 0, worker.log()
+    assert "Traceback" not in worker.log()
+
+
+def test_produce_publishes_one_reading_per_city_per_round(app_env: AppEnv):
+    app_env.extra["WEATHER_PARTITIONS"] = "4"
+    result = run_command(app_env, "produce", "--num", "3")
+    assert result.returncode == 0, result.stderr
+    assert "round 3/3" in result.stdout
+    records = read_topic(
+        app_env.broker, app_env.raw_topic, until=lambda r: len(r) >= 3 * len(CITIES), timeout=30
+    )
+    assert len(records) == 3 * len(CITIES)
+    assert {orjson.loads(record.key) for record in records} == CITIES
+    assert partition_count(app_env.broker, app_env.raw_topic) == 4
+    for record in records:
+        assert orjson.loads(record.value)["city"] == orjson.loads(record.key)

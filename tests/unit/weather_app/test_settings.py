@@ -1,0 +1,110 @@
+import json
+
+import pytest
+
+from weather_app.cities import DEFAULT_CITIES
+from weather_app.settings import ConfigError, Settings
+
+
+def test_defaults_without_environment():
+    settings = Settings.from_env({})
+    assert settings.kafka_broker == "127.0.0.1:9092"
+    assert settings.broker_url == "kafka://127.0.0.1:9092"
+    assert settings.raw_topic == "weather_raw"
+    assert settings.enriched_topic == "weather_data_v2"
+    assert settings.interval_seconds == 60.0
+    assert settings.partitions == 6
+    assert settings.web_host == "127.0.0.1"
+    assert settings.cities == DEFAULT_CITIES
+    assert not settings.uses_api
+
+
+def test_default_city_set_spans_countries_with_coordinates():
+    assert len(DEFAULT_CITIES) >= 8
+    assert len({city.country for city in DEFAULT_CITIES}) >= 5
+    assert len({city.name for city in DEFAULT_CITIES}) == len(DEFAULT_CITIES)
+
+
+def test_values_are_read_from_the_environment():
+    settings = Settings.from_env(
+        {
+            "KAFKA_BROKER": "127.0.0.1:19092",
+            "WEATHER_INTERVAL": "2.5",
+            "WEATHER_PARTITIONS": "3",
+            "WEATHER_CITIES": "paris, Tokyo",
+            "WEATHER_SEED": "7",
+            "VISUAL_CROSSING_API_KEY": "k",
+        }
+    )
+    assert settings.broker_url == "kafka://127.0.0.1:19092"
+    assert settings.interval_seconds == 2.5
+    assert settings.partitions == 3
+    assert [city.name for city in settings.cities] == ["Paris", "Tokyo"]
+    assert settings.simulation_seed == 7
+    assert settings.uses_api
+
+
+def test_the_api_key_never_appears_in_the_settings_repr():
+    assert "secret-key" not in repr(Settings.from_env({"VISUAL_CROSSING_API_KEY": "secret-key"}))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WEATHER_INTERVAL", "abc"),
+        ("WEATHER_INTERVAL", "0"),
+        ("WEATHER_INTERVAL", "-5"),
+        ("WEATHER_PARTITIONS", "0"),
+        ("KAFKA_BROKER", "localhost"),
+        ("KAFKA_BROKER", "127.0.0.1:99999"),
+        ("WEATHER_WEB_PORT", "http"),
+        ("VISUAL_CROSSING_BASE_URL", "ftp://x"),
+        ("WEATHER_CITIES", "Atlantis"),
+        ("WEATHER_SEED", "1.5"),
+    ],
+)
+def test_bad_values_name_the_variable_to_fix(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_cities_file_defines_custom_cities(tmp_path):
+    path = tmp_path / "cities.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"name": "Oslo", "country": "NO", "latitude": 59.91, "longitude": 10.75},
+                {
+                    "name": "Lima",
+                    "country": "PE",
+                    "latitude": -12.05,
+                    "longitude": -77.04,
+                    "code": "LIM",
+                },
+            ]
+        )
+    )
+    cities = Settings.from_env({"WEATHER_CITIES_FILE": str(path)}).cities
+    assert [(c.name, c.station_id) for c in cities] == [("Oslo", "SIM-OSL"), ("Lima", "SIM-LIM")]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not json",
+        "[]",
+        '[{"name": "X"}]',
+        '[{"name": "X", "country": "Y", "latitude": 100, "longitude": 0}]',
+        '[{"name": "X", "country": "Y", "latitude": "north", "longitude": 0}]',
+    ],
+)
+def test_bad_cities_file_is_a_config_error(tmp_path, content):
+    path = tmp_path / "cities.json"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match="WEATHER_CITIES_FILE"):
+        Settings.from_env({"WEATHER_CITIES_FILE": str(path)})
+
+
+def test_missing_cities_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        Settings.from_env({"WEATHER_CITIES_FILE": str(tmp_path / "absent.json")})

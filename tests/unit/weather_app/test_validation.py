@@ -1,0 +1,58 @@
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from weather_app.validation import MAX_MESSAGE_BYTES, InvalidReading, decode_raw
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+GOOD = {
+    "city": "Paris",
+    "country": "FR",
+    "station_id": "SIM-PAR",
+    "timestamp": "2026-11-28T13:00:00+01:00",
+    "temperature": 10,
+    "humidity": 70.5,
+    "wind_speed": 12.0,
+    "precipitation": 0.0,
+    "data_origin": "simulated",
+}
+
+
+def test_a_good_message_decodes_with_a_normalised_utc_timestamp():
+    reading = decode_raw(orjson.dumps(GOOD), NOW)
+    assert reading.timestamp == "2026-11-28T12:00:00Z"
+    assert reading.temperature == 10.0
+    assert isinstance(reading.temperature, float)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (None, "empty"),
+        (b"{not json", "not_json"),
+        (b"[1, 2]", "not_object"),
+        (b"x" * (MAX_MESSAGE_BYTES + 1), "too_large"),
+        (orjson.dumps({**GOOD, "city": None}), "missing_field"),
+        (orjson.dumps({k: v for k, v in GOOD.items() if k != "humidity"}), "missing_field"),
+        (orjson.dumps({**GOOD, "temperature": "warm"}), "wrong_type"),
+        (orjson.dumps({**GOOD, "temperature": True}), "wrong_type"),
+        (orjson.dumps({**GOOD, "city": 3}), "wrong_type"),
+        (b'{"temperature": NaN}', "not_json"),
+        (orjson.dumps({**GOOD, "temperature": 61}), "out_of_range"),
+        (orjson.dumps({**GOOD, "humidity": -1}), "out_of_range"),
+        (orjson.dumps({**GOOD, "wind_speed": 401}), "out_of_range"),
+        (orjson.dumps({**GOOD, "precipitation": 501}), "out_of_range"),
+        (orjson.dumps({**GOOD, "data_origin": "guess"}), "bad_value"),
+        (orjson.dumps({**GOOD, "timestamp": "yesterday"}), "bad_timestamp"),
+        (orjson.dumps({**GOOD, "timestamp": "2026-11-28T12:10:00Z"}), "future_timestamp"),
+    ],
+)
+def test_bad_messages_are_refused_with_a_reason(data, reason):
+    with pytest.raises(InvalidReading) as refused:
+        decode_raw(data, NOW)
+    assert refused.value.reason == reason
+
+
+def test_small_clock_skew_is_tolerated():
+    decode_raw(orjson.dumps({**GOOD, "timestamp": "2026-11-28T12:04:00Z"}), NOW)

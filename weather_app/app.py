@@ -1,0 +1,51 @@
+"""The Faust app, its topics and its tables: the one place that names them."""
+
+import sys
+
+import faust
+
+from weather_app.settings import ConfigError, Settings
+
+
+def _load_settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as error:
+        sys.exit(f"weather-speed-layer: configuration error: {error}")
+
+
+settings = _load_settings()
+
+app = faust.App(
+    settings.app_id,
+    broker=settings.broker_url,
+    store="memory://",
+    autodiscover=["agents", "weather_app.commands"],
+    origin="weather_app",
+    topic_partitions=settings.partitions,
+    key_serializer="raw",
+    value_serializer="raw",
+    producer_acks=-1,
+    web_host=settings.web_host,
+    web_bind=settings.web_host,
+    web_port=settings.web_port,
+    datadir=settings.datadir,
+    Worker="weather_app.worker:WeatherWorker",
+)
+
+# Both topics carry bytes that our codec writes and reads (weather_app.validation): plain JSON
+# values without Faust metadata, for Telegraf and other consumers, and the city name as a JSON
+# string for the key. Tables serialize their str keys as JSON too, and a key must serialize the
+# same on the topic and in the table for `table_route` to find the owning worker. Taking bytes
+# also means a message with a foreign key or value cannot crash the agent while decoding.
+raw_topic = app.topic(
+    settings.raw_topic, key_type=bytes, value_type=bytes, partitions=settings.partitions
+)
+enriched_topic = app.topic(
+    settings.enriched_topic, key_type=bytes, value_type=bytes, partitions=settings.partitions
+)
+
+# city -> {"timestamp", "data_origin", "count"}: when each city was last observed.
+last_seen = app.Table("last_seen", key_type=str, partitions=settings.partitions)
+# city -> [[epoch, temperature, precipitation], ...]: the recent samples the forecast reads.
+history = app.Table("history", key_type=str, partitions=settings.partitions)

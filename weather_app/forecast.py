@@ -1,0 +1,62 @@
+"""Next-hour forecast from a city's recent readings, for sources without a forecast of their own."""
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+# A temperature trend fitted over a few minutes of readings can be steep by accident (sensor
+# noise, rounding); real air temperature rarely moves faster than this in an hour.
+MAX_TEMPERATURE_TREND_PER_HOUR = 3.0
+# Weight of the newest precipitation rate against the older ones (exponential smoothing).
+PRECIPITATION_SMOOTHING = 0.5
+
+
+class Sample(NamedTuple):
+    epoch: float
+    temperature: float
+    precipitation: float
+
+
+def samples_before(history: Sequence[Sample], epoch: float) -> list[Sample]:
+    """The history strictly older than `epoch`, so a replayed reading sees what it saw first."""
+    return [sample for sample in history if sample.epoch < epoch]
+
+
+def record_sample(history: Sequence[Sample], sample: Sample, size: int) -> list[Sample]:
+    """Insert `sample` in time order (once per timestamp) and keep the newest `size` samples."""
+    kept = [existing for existing in history if existing.epoch != sample.epoch]
+    kept.append(sample)
+    kept.sort(key=lambda existing: existing.epoch)
+    return kept[-size:]
+
+
+def forecast_next_hour(earlier: Sequence[Sample], current: Sample) -> tuple[float, float]:
+    """(temperature °C in one hour, precipitation mm over the next hour).
+
+    Temperature: the current value plus the least-squares trend of the recent readings, bounded
+    to a physical rate. Precipitation: exponentially smoothed recent rates, newest weighted most.
+    With no earlier readings the best guess is persistence (the current values).
+    """
+    if not earlier:
+        return round(current.temperature, 2), round(current.precipitation, 2)
+    samples = [*earlier, current]
+    trend_per_hour = _slope_per_second(samples) * 3600.0
+    trend_per_hour = max(
+        -MAX_TEMPERATURE_TREND_PER_HOUR, min(MAX_TEMPERATURE_TREND_PER_HOUR, trend_per_hour)
+    )
+    smoothed_rate = samples[0].precipitation
+    for sample in samples[1:]:
+        smoothed_rate += PRECIPITATION_SMOOTHING * (sample.precipitation - smoothed_rate)
+    return round(current.temperature + trend_per_hour, 2), round(max(0.0, smoothed_rate), 2)
+
+
+def _slope_per_second(samples: Sequence[Sample]) -> float:
+    count = len(samples)
+    mean_time = sum(sample.epoch for sample in samples) / count
+    mean_temperature = sum(sample.temperature for sample in samples) / count
+    spread = sum((sample.epoch - mean_time) ** 2 for sample in samples)
+    if spread == 0:
+        return 0.0
+    covariance = sum(
+        (sample.epoch - mean_time) * (sample.temperature - mean_temperature) for sample in samples
+    )
+    return covariance / spread

@@ -1,0 +1,170 @@
+"""Every setting of the speed layer, read from the environment in one place.
+
+A bad value raises `ConfigError` with one line that says which variable to fix.
+"""
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from weather_app.cities import (
+    DEFAULT_CITIES,
+    City,
+    CityConfigError,
+    load_cities_file,
+    select_cities,
+)
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_broker: str = "127.0.0.1:9092"
+    broker_wait_seconds: float = 15.0
+    app_id: str = "weather-speed-layer"
+    raw_topic: str = "weather_raw"
+    enriched_topic: str = "weather_data_v2"
+    partitions: int = 6
+    interval_seconds: float = 60.0
+    cities: tuple[City, ...] = DEFAULT_CITIES
+    # Fixed by default so the simulated weather continues smoothly across restarts and when the
+    # leader (which runs the timer) moves to another worker.
+    simulation_seed: int = 1
+    visual_crossing_api_key: str | None = field(default=None, repr=False)
+    visual_crossing_base_url: str = (
+        "https://weather.visualcrossing.com/VisualCrossingWebServices/rest/services/timeline"
+    )
+    api_timeout_seconds: float = 10.0
+    api_concurrency: int = 4
+    history_size: int = 12
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    datadir: str = "{conf.name}-data"
+
+    @property
+    def broker_url(self) -> str:
+        return self.kafka_broker if "://" in self.kafka_broker else f"kafka://{self.kafka_broker}"
+
+    @property
+    def uses_api(self) -> bool:
+        return bool(self.visual_crossing_api_key)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def read(name: str, parse: Callable[[str], T], default: T, expected: str) -> T:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                return parse(raw)
+            except ValueError:
+                raise ConfigError(f"{name}={raw!r} is invalid: expected {expected}") from None
+
+        return cls(
+            kafka_broker=read("KAFKA_BROKER", _broker, defaults.kafka_broker, "host:port"),
+            broker_wait_seconds=read(
+                "KAFKA_CONNECT_WAIT", _positive_float, defaults.broker_wait_seconds, "seconds > 0"
+            ),
+            app_id=read("WEATHER_APP_ID", _name, defaults.app_id, "a non-empty name"),
+            raw_topic=read("WEATHER_RAW_TOPIC", _name, defaults.raw_topic, "a topic name"),
+            enriched_topic=read(
+                "WEATHER_ENRICHED_TOPIC", _name, defaults.enriched_topic, "a topic name"
+            ),
+            partitions=read(
+                "WEATHER_PARTITIONS", _bounded_int(1, 1000), defaults.partitions, "1..1000"
+            ),
+            interval_seconds=read(
+                "WEATHER_INTERVAL", _positive_float, defaults.interval_seconds, "seconds > 0"
+            ),
+            cities=_cities(env),
+            simulation_seed=read("WEATHER_SEED", _int, defaults.simulation_seed, "an integer"),
+            visual_crossing_api_key=env.get("VISUAL_CROSSING_API_KEY", "").strip() or None,
+            visual_crossing_base_url=read(
+                "VISUAL_CROSSING_BASE_URL",
+                _url,
+                defaults.visual_crossing_base_url,
+                "an http(s) URL",
+            ),
+            api_timeout_seconds=read(
+                "VISUAL_CROSSING_TIMEOUT",
+                _positive_float,
+                defaults.api_timeout_seconds,
+                "seconds > 0",
+            ),
+            api_concurrency=read(
+                "VISUAL_CROSSING_CONCURRENCY",
+                _bounded_int(1, 64),
+                defaults.api_concurrency,
+                "1..64",
+            ),
+            history_size=read(
+                "WEATHER_HISTORY_SIZE", _bounded_int(2, 1000), defaults.history_size, "2..1000"
+            ),
+            web_host=read("WEATHER_WEB_HOST", _name, defaults.web_host, "a host name or address"),
+            web_port=read(
+                "WEATHER_WEB_PORT", _bounded_int(1, 65535), defaults.web_port, "1..65535"
+            ),
+            datadir=read("WEATHER_DATADIR", _name, defaults.datadir, "a directory"),
+        )
+
+
+def _cities(env: Mapping[str, str]) -> tuple[City, ...]:
+    try:
+        if path := env.get("WEATHER_CITIES_FILE", "").strip():
+            return load_cities_file(Path(path))
+        if names := env.get("WEATHER_CITIES", "").strip():
+            return select_cities(names)
+    except CityConfigError as error:
+        raise ConfigError(str(error)) from None
+    return DEFAULT_CITIES
+
+
+def _name(raw: str) -> str:
+    if any(character.isspace() for character in raw):
+        raise ValueError(raw)
+    return raw
+
+
+def _int(raw: str) -> int:
+    return int(raw)
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0 or value == float("inf"):
+        raise ValueError(raw)
+    return value
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not low <= value <= high:
+            raise ValueError(raw)
+        return value
+
+    return parse
+
+
+def _broker(raw: str) -> str:
+    for address in raw.removeprefix("kafka://").split(";"):
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(raw)
+    return raw
+
+
+def _url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError(raw)
+    return raw.rstrip("/")

@@ -1,0 +1,1 @@
+"""Where raw readings come from: the Visual Crossing API or the simulation."""

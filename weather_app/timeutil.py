@@ -1,0 +1,24 @@
+"""RFC3339 at the edges, timezone-aware UTC inside."""
+
+from datetime import UTC, datetime
+
+
+def format_rfc3339(moment: datetime) -> str:
+    """Format an aware datetime as RFC3339 UTC, second precision: `2026-11-28T01:47:05Z`."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: pass a timezone-aware one")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """Parse an RFC3339 timestamp with `Z` or a numeric offset into an aware UTC datetime."""
+    if not text or ("T" not in text and "t" not in text):
+        raise ValueError(f"not an RFC3339 timestamp: {text!r}")
+    moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"RFC3339 timestamp without offset: {text!r}")
+    return moment.astimezone(UTC)
+
+
+def from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)

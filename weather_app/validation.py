@@ -1,0 +1,120 @@
+"""Decode and validate raw readings: each message becomes a `RawReading` or an `InvalidReading`."""
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from models import RawReading
+from weather_app.timeutil import format_rfc3339, parse_rfc3339
+
+MAX_MESSAGE_BYTES = 16 * 1024
+MAX_FUTURE_SKEW = timedelta(minutes=5)
+BOUNDS: dict[str, tuple[float, float]] = {
+    "temperature": (-90.0, 60.0),
+    "humidity": (0.0, 100.0),
+    "wind_speed": (0.0, 400.0),
+    "precipitation": (0.0, 500.0),
+}
+OPTIONAL_BOUNDS: dict[str, tuple[float, float]] = {
+    "wind_dir": (0.0, 360.0),
+    "forecast_temp": (-90.0, 60.0),
+    "forecast_precip": (0.0, 500.0),
+}
+REQUIRED_TEXT = ("city", "country", "station_id", "timestamp", "data_origin")
+OPTIONAL_TEXT = ("conditions", "icon")
+DATA_ORIGINS = frozenset({"api", "simulated"})
+
+
+class InvalidReading(ValueError):
+    """Why a raw message was refused; `reason` is a short stable label for counting."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def decode_raw(data: bytes | None, now: datetime) -> RawReading:
+    """Parse one message value from the raw topic, or raise `InvalidReading`."""
+    if data is None:
+        raise InvalidReading("empty", "message has no value")
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise InvalidReading("too_large", f"{len(data)} bytes > {MAX_MESSAGE_BYTES}")
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise InvalidReading("not_json", str(error)) from None
+    return validate_raw(payload, now)
+
+
+def validate_raw(payload: Any, now: datetime) -> RawReading:
+    if not isinstance(payload, dict):
+        raise InvalidReading("not_object", f"expected a JSON object, got {type(payload).__name__}")
+    fields: dict[str, Any] = {}
+    for name in REQUIRED_TEXT:
+        fields[name] = _text(payload, name, required=True)
+    for name in OPTIONAL_TEXT:
+        fields[name] = _text(payload, name, required=False) or ""
+    for name, (low, high) in BOUNDS.items():
+        fields[name] = _number(payload, name, low, high, required=True)
+    for name, (low, high) in OPTIONAL_BOUNDS.items():
+        fields[name] = _number(payload, name, low, high, required=False)
+    if fields["data_origin"] not in DATA_ORIGINS:
+        raise InvalidReading(
+            "bad_value", f"data_origin must be api or simulated, got {fields['data_origin']!r}"
+        )
+    try:
+        observed = parse_rfc3339(fields["timestamp"])
+    except ValueError:
+        raise InvalidReading(
+            "bad_timestamp", f"timestamp {fields['timestamp']!r} is not RFC3339"
+        ) from None
+    if observed - now > MAX_FUTURE_SKEW:
+        raise InvalidReading(
+            "future_timestamp", f"timestamp {fields['timestamp']} is in the future"
+        )
+    fields["timestamp"] = format_rfc3339(observed)
+    return RawReading(**fields)
+
+
+def _text(payload: dict[str, Any], name: str, required: bool) -> str | None:
+    value = payload.get(name)
+    if value is None:
+        if required:
+            raise InvalidReading("missing_field", f"{name} is missing")
+        return None
+    if not isinstance(value, str):
+        raise InvalidReading("wrong_type", f"{name} must be a string")
+    if required and not value.strip():
+        raise InvalidReading("missing_field", f"{name} is empty")
+    return value
+
+
+def _number(
+    payload: dict[str, Any], name: str, low: float, high: float, required: bool
+) -> float | None:
+    value = payload.get(name)
+    if value is None:
+        if required:
+            raise InvalidReading("missing_field", f"{name} is missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidReading("wrong_type", f"{name} must be a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidReading("not_finite", f"{name} is not finite")
+    if not low <= number <= high:
+        raise InvalidReading("out_of_range", f"{name}={number} outside {low}..{high}")
+    return number
+
+
+def encode_key(city: str) -> bytes:
+    """The message key of a city's readings: its name as a JSON string, like Faust table keys."""
+    return orjson.dumps(city)
+
+
+def encode_record(record: RawReading | Any) -> bytes:
+    """A record as plain JSON bytes (no Faust metadata), the form every topic of ours carries."""
+    return orjson.dumps(record.asdict())
