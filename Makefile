@@ -4,13 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help venv run test lint typecheck unit integration kafka-up kafka-down clean
+.PHONY: help venv tools run test lint typecheck unit integration kafka-up kafka-down stack-up stack-down clean
 
 help:
 	@echo "make run         local Kafka + one worker with simulated weather + live view (Ctrl-C stops)"
 	@echo "make test        lint, types, unit and integration tests (starts its own Kafka)"
 	@echo "make kafka-up    start the local Kafka broker (KAFKA_PORT, default 9092)"
 	@echo "make kafka-down  stop it"
+	@echo "make stack-up    Kafka + InfluxDB 2 + Telegraf (WITH_WORKER=1: + one worker); make stack-down"
+	@echo "make tools       build Telegraf and InfluxDB from the Go module proxy (cached, ~8 min once)"
 
 $(INSTALLED): setup.cfg pyproject.toml
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/venv.sh
@@ -20,6 +22,17 @@ venv: $(INSTALLED)
 
 run: venv
 	scripts/run.sh
+
+# Telegraf and influxd, built once into ~/.cache/weather-speed-layer/bin and reused.
+tools:
+	scripts/install-telegraf.sh
+	scripts/install-influxdb.sh
+
+stack-up: venv tools
+	scripts/stack.sh up
+
+stack-down:
+	scripts/stack.sh down
 
 kafka-up:
 	scripts/kafka.sh up
@@ -37,10 +50,10 @@ typecheck: venv
 unit: venv
 	$(BIN)/pytest tests/unit
 
-integration: venv
+integration: venv tools
 	$(BIN)/pytest tests/integration
 
-test: lint typecheck
+test: lint typecheck tools
 	$(BIN)/pytest
 
 clean:

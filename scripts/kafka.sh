@@ -6,6 +6,8 @@
 #   scripts/kafka.sh status
 # Env: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (port+1), KAFKA_DATA_DIR, KAFKA_HEAP (512m), WSL_CACHE.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${WSL_CACHE:-$HOME/.cache/weather-speed-layer}
@@ -85,9 +87,7 @@ down() {
   local pid
   if ! pid=$(live_pid); then rm -f "$pid_file"; say "not running on port $port"; return 0; fi
   say "stopping pid $pid"
-  kill -TERM "$pid"
-  for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-  if kill -0 "$pid" 2>/dev/null; then say "pid $pid ignored SIGTERM for 30s, sending SIGKILL"; kill -KILL "$pid"; fi
+  terminate_pid "$pid" 30 "Kafka broker" || exit 1
   rm -f "$pid_file"
   say "stopped"
 }

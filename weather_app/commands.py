@@ -1,25 +1,45 @@
 """Command-line tools that reuse the worker's rules: `faust -A weather_app <command>`."""
 
 import asyncio
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import click
 import orjson
 from aiokafka import AIOKafkaConsumer
 from faust.cli import AppCommand, option
+from influxdb_client.rest import ApiException
 
 from weather_app.app import app, raw_topic, settings
+from weather_app.freshness import assess, max_age_seconds
+from weather_app.influx import InfluxTarget, city_activity
 from weather_app.sources.fetcher import WeatherFetcher
+from weather_app.timeutil import format_rfc3339
 from weather_app.validation import encode_key, encode_record
-from weather_app.worker import BrokerUnavailable, exit_unusable_broker, prepare_broker
+from weather_app.worker import (
+    BrokerUnavailable,
+    app_topics,
+    exit_unusable_broker,
+    prepare_broker,
+)
 
 
-async def prepare_or_exit() -> None:
+async def prepare_or_exit() -> list[str]:
     try:
-        await prepare_broker(settings, app.conf.topic_replication_factor)
+        return await prepare_broker(settings)
     except BrokerUnavailable as error:
         exit_unusable_broker(error)
+
+
+@app.command()
+async def create_topics(self: AppCommand) -> None:
+    """Create the app's topics and table changelogs where missing (the worker does it too)."""
+    created = await prepare_or_exit()
+    for name in created:
+        self.say(f"created {name}")
+    self.say(f"{len(app_topics(settings)) - len(created)} topics already existed")
 
 
 @app.command(
@@ -86,3 +106,50 @@ def describe_enriched(record: dict[str, Any]) -> str:
         f"{record['precipitation']:5.2f} mm/h  next hour {record['next_hour_temp']:5.1f}°C "
         f"{record['next_hour_precip']:5.2f} mm  [{record['data_origin']}]{flags}"
     )
+
+
+@app.command(
+    option(
+        "--window",
+        type=click.IntRange(min=1),
+        default=60,
+        show_default=True,
+        help="Seconds of the heartbeat window (points counted per city).",
+    ),
+)
+async def check(self: AppCommand, window: int) -> None:
+    """Verify InfluxDB has recent points for every city; exit 1 if one is stale or missing."""
+    target = InfluxTarget(
+        url=settings.influxdb_url,
+        org=settings.influxdb_org,
+        bucket=settings.influxdb_bucket,
+        token=settings.influxdb_token,
+    )
+    max_age = max_age_seconds(settings.interval_seconds)
+    try:
+        last_seen, counts = await city_activity(
+            target, lookback_seconds=max(3600, int(10 * max_age)), window_seconds=window
+        )
+    except (aiohttp.ClientError, OSError, ApiException) as error:
+        reason = f"HTTP {error.status}" if isinstance(error, ApiException) else type(error).__name__
+        print(
+            f"weather-speed-layer: cannot query InfluxDB at {target.url} "
+            f"(org {target.org}, bucket {target.bucket}): {reason}; "
+            "check INFLUXDB_URL, INFLUXDB_ORG, INFLUXDB_BUCKET and INFLUXDB_TOKEN",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
+    verdicts = assess(
+        [city.name for city in settings.cities], last_seen, counts, datetime.now(UTC), max_age
+    )
+    self.say(f"{'city':<14}{'last point':<22}{'age':>9}{f'points/{window}s':>14}  status")
+    for verdict in verdicts:
+        seen = format_rfc3339(verdict.last_seen) if verdict.last_seen else "-"
+        age = f"{verdict.age_seconds:.1f}s" if verdict.age_seconds is not None else "-"
+        status = "ok" if verdict.fresh else ("missing" if verdict.last_seen is None else "STALE")
+        self.say(f"{verdict.city:<14}{seen:<22}{age:>9}{verdict.recent_points:>14}  {status}")
+    stale = [verdict.city for verdict in verdicts if not verdict.fresh]
+    if stale:
+        self.say(f"{len(stale)} of {len(verdicts)} cities older than {max_age:.0f}s or missing")
+        raise SystemExit(1)
+    self.say(f"all {len(verdicts)} cities fresh (newer than {max_age:.0f}s)")

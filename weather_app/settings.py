@@ -44,6 +44,10 @@ class Settings:
     api_timeout_seconds: float = 10.0
     api_concurrency: int = 4
     history_size: int = 12
+    influxdb_url: str = "http://127.0.0.1:8086"
+    influxdb_org: str = "speed_org"
+    influxdb_bucket: str = "speed_bucket"
+    influxdb_token: str = field(default="", repr=False)
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     datadir: str = "{conf.name}-data"
@@ -110,6 +114,12 @@ class Settings:
             history_size=read(
                 "WEATHER_HISTORY_SIZE", _bounded_int(2, 1000), defaults.history_size, "2..1000"
             ),
+            influxdb_url=read("INFLUXDB_URL", _url, defaults.influxdb_url, "an http(s) URL"),
+            influxdb_org=read("INFLUXDB_ORG", _name, defaults.influxdb_org, "an organization name"),
+            influxdb_bucket=read(
+                "INFLUXDB_BUCKET", _name, defaults.influxdb_bucket, "a bucket name"
+            ),
+            influxdb_token=env.get("INFLUXDB_TOKEN", "").strip(),
             web_host=read("WEATHER_WEB_HOST", _name, defaults.web_host, "a host name or address"),
             web_port=read(
                 "WEATHER_WEB_PORT", _bounded_int(1, 65535), defaults.web_port, "1..65535"

@@ -9,7 +9,7 @@ import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
-from weather_app.app import settings
+from weather_app.app import app, settings
 from weather_app.settings import Settings
 
 TOPIC_ALREADY_EXISTS = 36
@@ -41,35 +41,59 @@ def wait_for_broker(addresses: str, wait_seconds: float) -> None:
         time.sleep(1.0)
 
 
-async def declare_topics(settings: Settings, replication_factor: int) -> None:
-    """Create the raw and enriched topics with our partition count if they do not exist.
+def app_topics(settings: Settings) -> list[NewTopic]:
+    """Every topic the app reads or writes, with its partition count and configuration."""
+    replication = app.conf.topic_replication_factor
+    topics = [
+        NewTopic(name, settings.partitions, replication)
+        for name in (settings.raw_topic, settings.enriched_topic)
+    ]
+    for table in app.tables.values():
+        changelog = table.changelog_topic
+        topics.append(
+            NewTopic(
+                changelog.get_topic_name(),
+                changelog.partitions or settings.partitions,
+                replication,
+                topic_configs={"cleanup.policy": "compact"},
+            )
+        )
+    return topics
 
-    Done before the consumer subscribes: a topic created after the first rebalance would only
-    be picked up at the next metadata refresh, minutes later.
+
+async def declare_topics(settings: Settings) -> list[str]:
+    """Create the app's topics, table changelogs included, where they do not exist yet.
+
+    Done before the consumer subscribes: Faust would create them too, but a topic created after
+    the first rebalance is only seen at the next metadata refresh, minutes later, and until then
+    the agent crashes over a changelog "with 0 partitions" or never gets the source topic.
+    Returns the names of the topics it created.
     """
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_broker.removeprefix("kafka://").replace(";", ",")
     )
     await admin.start()
     try:
-        response = await admin.create_topics(
-            [
-                NewTopic(name, settings.partitions, replication_factor)
-                for name in (settings.raw_topic, settings.enriched_topic)
-            ]
-        )
+        response = await admin.create_topics(app_topics(settings))
     finally:
         await admin.close()
+    created = []
     for name, code, *detail in response.topic_errors:
-        if code not in (0, TOPIC_ALREADY_EXISTS):
+        if code == 0:
+            created.append(name)
+        elif code != TOPIC_ALREADY_EXISTS:
             raise BrokerUnavailable(f"cannot create topic {name}: error {code} {detail}")
+    return created
 
 
-async def prepare_broker(settings: Settings, replication_factor: int) -> None:
-    """Wait for the broker and declare our topics, or raise BrokerUnavailable saying why."""
+async def prepare_broker(settings: Settings) -> list[str]:
+    """Wait for the broker and declare our topics, or raise BrokerUnavailable saying why.
+
+    Returns the names of the topics created.
+    """
     wait_for_broker(settings.kafka_broker, settings.broker_wait_seconds)
     try:
-        await declare_topics(settings, replication_factor)
+        return await declare_topics(settings)
     except KafkaError as error:
         raise BrokerUnavailable(f"Kafka at {settings.kafka_broker} refused: {error}") from None
 
@@ -82,9 +106,7 @@ def exit_unusable_broker(error: BrokerUnavailable) -> NoReturn:
 class WeatherWorker(faust.Worker):
     def execute_from_commandline(self) -> NoReturn:
         try:
-            self.loop.run_until_complete(
-                prepare_broker(settings, self.app.conf.topic_replication_factor)
-            )
+            self.loop.run_until_complete(prepare_broker(settings))
         except BrokerUnavailable as error:
             exit_unusable_broker(error)
         super().execute_from_commandline()

@@ -1,32 +1,78 @@
-"""A real single-node Kafka for the whole integration session, started and stopped by PID."""
+"""Real services for the integration session (Kafka, InfluxDB), started and stopped by PID."""
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from influxdb_client.client.bucket_api import BucketsApi
+from influxdb_client.client.influxdb_client import InfluxDBClient
 
-from tests.integration.support import REPO, AppEnv, free_port
+from tests.integration.support import AppEnv, ScriptService, free_port, unique_name
+from weather_app.influx import InfluxTarget
+
+INFLUX_ORG = "speed_org"
 
 
 @pytest.fixture(scope="session")
 def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port, controller_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "KAFKA_PORT": str(port),
-        "KAFKA_CONTROLLER_PORT": str(controller_port),
-        "KAFKA_DATA_DIR": str(tmp_path_factory.mktemp("kafka")),
-    }
-    script = str(REPO / "scripts" / "kafka.sh")
-    subprocess.run([script, "up"], env=env, check=True, timeout=600)
+    service = ScriptService(
+        "kafka.sh",
+        {
+            **os.environ,
+            "KAFKA_PORT": str(port),
+            "KAFKA_CONTROLLER_PORT": str(controller_port),
+            "KAFKA_DATA_DIR": str(tmp_path_factory.mktemp("kafka")),
+        },
+    )
+    service.up()
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([script, "down"], env=env, check=True, timeout=120)
+        service.down()
 
 
 @pytest.fixture
 def app_env(kafka_broker: str, tmp_path: Path) -> AppEnv:
     return AppEnv(broker=kafka_broker, workdir=tmp_path)
+
+
+@pytest.fixture(scope="session")
+def influxdb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxTarget]:
+    """A real InfluxDB 2 on a free loopback port with its own data, for the session."""
+    port = free_port()
+    token = unique_name("test-token")
+    service = ScriptService(
+        "influxdb.sh",
+        {
+            **os.environ,
+            "INFLUXDB_PORT": str(port),
+            "INFLUXDB_DATA_DIR": str(tmp_path_factory.mktemp("influxdb")),
+            "INFLUXDB_TOKEN": token,
+            "INFLUXDB_ORG": INFLUX_ORG,
+            "INFLUXDB_BUCKET": "speed_bucket",
+        },
+    )
+    service.up()
+    try:
+        yield InfluxTarget(f"http://127.0.0.1:{port}", INFLUX_ORG, "speed_bucket", token)
+    finally:
+        service.down()
+
+
+@pytest.fixture
+def influxdb(influxdb_server: InfluxTarget) -> Iterator[InfluxTarget]:
+    """A fresh bucket per test, so tests that write the same cities never see each other."""
+    bucket = unique_name("bucket")
+    with InfluxDBClient(
+        url=influxdb_server.url, token=influxdb_server.token, org=influxdb_server.org
+    ) as client:
+        buckets: BucketsApi = client.buckets_api()
+        created = buckets.create_bucket(bucket_name=bucket, org=influxdb_server.org)
+        try:
+            yield InfluxTarget(
+                influxdb_server.url, influxdb_server.org, bucket, influxdb_server.token
+            )
+        finally:
+            buckets.delete_bucket(created)

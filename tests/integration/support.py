@@ -156,3 +156,17 @@ async def _partitions(broker: str, topic: str) -> int:
 
 def partition_count(broker: str, topic: str) -> int:
     return asyncio.run(_partitions(broker, topic))
+
+
+class ScriptService:
+    """A local service run by one of our scripts (`up`/`down`), stopped by the PID it recorded."""
+
+    def __init__(self, script: str, env: dict[str, str]) -> None:
+        self.script = str(REPO / "scripts" / script)
+        self.env = env
+
+    def up(self) -> None:
+        subprocess.run([self.script, "up"], env=self.env, check=True, timeout=300)
+
+    def down(self) -> None:
+        subprocess.run([self.script, "down"], env=self.env, check=True, timeout=120)

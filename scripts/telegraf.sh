@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Run Telegraf (Kafka topic of enriched readings -> InfluxDB 2) as a plain background process.
+#
+#   scripts/telegraf.sh up      build telegraf if needed, start it, return once it is ready
+#   scripts/telegraf.sh down    stop the telegraf started by `up` (by the PID in its pid file only)
+#   scripts/telegraf.sh status  print whether it runs and answers its health endpoint
+#
+# Ready means: Kafka accepts connections, InfluxDB is healthy and accepts the token for the org and
+# bucket, telegraf's health endpoint (outputs.health, 127.0.0.1 only) answers 200, and 2 s later the
+# process is still alive with no "E!" line in its log (except errors about single bad messages,
+# which Telegraf skips: reported as a warning). The health server starts once the outputs are
+# connected; the Kafka input is started right after, and if it cannot reach Kafka Telegraf exits
+# within a second, which the grace period catches.
+#
+# Env (defaults in brackets):
+#   WSL_CACHE [~/.cache/weather-speed-layer]   TELEGRAF_BIN [$WSL_CACHE/bin/telegraf]
+#   TELEGRAF_HEALTH_PORT [8080]  (also names the instance: pid/log files are per health port)
+#   TELEGRAF_LOG [$WSL_CACHE/run/telegraf-<health port>.log]
+#   TELEGRAF_CONFIG [<repo>/telegraf/telegraf.conf]  TELEGRAF_DEBUG [0] (1: also load telegraf/debug.conf)
+#   TELEGRAF_START_TIMEOUT [30]  TELEGRAF_STOP_TIMEOUT [30]
+#   Read by telegraf.conf (exported here with these defaults):
+#   KAFKA_BROKER [127.0.0.1:${KAFKA_PORT:-9092}]  WEATHER_ENRICHED_TOPIC [weather_data_v2]
+#   TELEGRAF_CONSUMER_GROUP [telegraf-weather]   INFLUXDB_URL [http://127.0.0.1:${INFLUXDB_PORT:-8086}]
+#   INFLUXDB_TOKEN [speed-layer-dev-token]  INFLUXDB_ORG [speed_org]  INFLUXDB_BUCKET [speed_bucket]
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+HERE="$(cd "$(dirname "$0")/.." && pwd)"
+CACHE="${WSL_CACHE:-$HOME/.cache/weather-speed-layer}"
+RUN_DIR="$CACHE/run"
+DEFAULT_BIN="$CACHE/bin/telegraf"
+TELEGRAF="${TELEGRAF_BIN:-$DEFAULT_BIN}"
+HEALTH_PORT="${TELEGRAF_HEALTH_PORT:-8080}"
+PID_FILE="$RUN_DIR/telegraf-$HEALTH_PORT.pid"
+LOG_FILE="${TELEGRAF_LOG:-$RUN_DIR/telegraf-$HEALTH_PORT.log}"
+CONFIG="${TELEGRAF_CONFIG:-$HERE/telegraf/telegraf.conf}"
+START_TIMEOUT="${TELEGRAF_START_TIMEOUT:-30}"
+STOP_TIMEOUT="${TELEGRAF_STOP_TIMEOUT:-30}"
+HEALTH_URL="http://127.0.0.1:$HEALTH_PORT/"
+
+die() { echo "telegraf.sh: $*" >&2; exit 1; }
+say() { echo "==> telegraf: $*"; }
+
+[[ "$HEALTH_PORT" =~ ^[0-9]+$ ]] || die "TELEGRAF_HEALTH_PORT must be a port number, got '$HEALTH_PORT'"
+
+# What telegraf.conf reads, with the same defaults as the other scripts. The Faust app also accepts
+# "kafka://host:port;host2:port2"; Telegraf wants host:port, and one bootstrap broker is enough.
+broker="${KAFKA_BROKER:-127.0.0.1:${KAFKA_PORT:-9092}}"
+broker="${broker#kafka://}"
+export KAFKA_BROKER="${broker%%;*}"
+export INFLUXDB_URL="${INFLUXDB_URL:-http://127.0.0.1:${INFLUXDB_PORT:-8086}}"
+INFLUXDB_URL="${INFLUXDB_URL%/}"
+export INFLUXDB_TOKEN="${INFLUXDB_TOKEN:-speed-layer-dev-token}"
+export INFLUXDB_ORG="${INFLUXDB_ORG:-speed_org}"
+export INFLUXDB_BUCKET="${INFLUXDB_BUCKET:-speed_bucket}"
+export WEATHER_ENRICHED_TOPIC="${WEATHER_ENRICHED_TOPIC:-weather_data_v2}"
+export TELEGRAF_CONSUMER_GROUP="${TELEGRAF_CONSUMER_GROUP:-telegraf-weather}"
+export TELEGRAF_HEALTH_PORT="$HEALTH_PORT"
+
+# PID from the pid file if that process is alive and is a telegraf; empty otherwise.
+live_pid() {
+    local pid
+    [[ -f "$PID_FILE" ]] || return 0
+    pid="$(tr -dc '0-9' <"$PID_FILE")"
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+    [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)" == *telegraf* ]] || return 0  # PID reused
+    echo "$pid"
+}
+
+healthy() { curl -fsS -m 2 -o /dev/null "$HEALTH_URL" 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# Errors about one bad message (unparsable JSON, a missing path, a point InfluxDB refuses with 422,
+# e.g. older than the bucket's retention): Telegraf logs and skips the message; not a start-up failure.
+DATA_ERRORS='\[inputs\.kafka_consumer\] Error in plugin: (the path |the timestamp path |invalid JSON|unable to (parse|convert)|message exceeds)|422 Unprocessable'
+# Log lines written after byte offset $1.
+new_log() { tail -c +"$(($1 + 1))" "$LOG_FILE" 2>/dev/null || true; }
+# First "E!" line after offset $1 that is not a DATA_ERRORS line, cut to one line.
+first_error() { new_log "$1" | grep ' E! ' | grep -v -E "$DATA_ERRORS" | head -n1 | cut -c1-400 || true; }
+
+check_kafka() {
+    local host="${KAFKA_BROKER%:*}" port="${KAFKA_BROKER##*:}"
+    [[ -n "$host" && "$port" =~ ^[0-9]+$ ]] || die "KAFKA_BROKER must be host:port, got '$KAFKA_BROKER'"
+    port_open "$host" "$port" || die "Kafka is not reachable at $KAFKA_BROKER: start it (scripts/kafka.sh up) or set KAFKA_BROKER"
+}
+
+check_influxdb() {
+    curl -fsS -m 3 -o /dev/null "$INFLUXDB_URL/health" 2>/dev/null \
+        || die "InfluxDB is not healthy at $INFLUXDB_URL: start it (scripts/influxdb.sh up) or set INFLUXDB_URL"
+    local out code body
+    out="$(curl -sS -m 5 -G -w '\n%{http_code}' -H "Authorization: Token $INFLUXDB_TOKEN" \
+        --data-urlencode "org=$INFLUXDB_ORG" --data-urlencode "name=$INFLUXDB_BUCKET" \
+        "$INFLUXDB_URL/api/v2/buckets" 2>&1)" || die "cannot query $INFLUXDB_URL/api/v2/buckets: ${out//$'\n'/ }"
+    code="${out##*$'\n'}"; body="${out%$'\n'*}"
+    case "$code" in
+        200) ;;
+        401|403) die "InfluxDB at $INFLUXDB_URL rejects INFLUXDB_TOKEN (HTTP $code)" ;;
+        404) local msg; msg="$(printf '%s' "$body" | sed -n 's/.*"message": *"\(.*\)".*/\1/p' | head -n1)"
+             die "InfluxDB at $INFLUXDB_URL: ${msg:-not found} (org '$INFLUXDB_ORG', bucket '$INFLUXDB_BUCKET'; scripts/influxdb.sh up creates them)" ;;
+        *) die "GET $INFLUXDB_URL/api/v2/buckets returned HTTP $code: ${body//$'\n'/ }" ;;
+    esac
+    [[ "$body" == *"\"name\": \"$INFLUXDB_BUCKET\""* || "$body" == *"\"name\":\"$INFLUXDB_BUCKET\""* ]] \
+        || die "InfluxDB at $INFLUXDB_URL has no bucket '$INFLUXDB_BUCKET' in org '$INFLUXDB_ORG' (scripts/influxdb.sh up creates it)"
+}
+
+cmd_up() {
+    command -v curl >/dev/null 2>&1 || die "'curl' not found: install it (Debian/Ubuntu: apt-get install curl)"
+    if [[ ! -x "$TELEGRAF" ]]; then
+        [[ "$TELEGRAF" == "$DEFAULT_BIN" ]] || die "TELEGRAF_BIN=$TELEGRAF is not an executable file"
+        "$HERE/scripts/install-telegraf.sh"
+    fi
+    [[ -f "$CONFIG" ]] || die "config not found: $CONFIG"
+    local configs=(--config "$CONFIG")
+    if [[ "${TELEGRAF_DEBUG:-0}" == 1 ]]; then configs+=(--config "$HERE/telegraf/debug.conf"); fi
+    mkdir -p "$RUN_DIR" "$(dirname "$LOG_FILE")"
+
+    local pid
+    pid="$(live_pid)"
+    if [[ -n "$pid" ]]; then
+        healthy || die "telegraf (PID $pid) runs but $HEALTH_URL does not answer (log: $LOG_FILE; restart: $0 down && $0 up)"
+        say "already running (PID $pid), health $HEALTH_URL"
+        return 0
+    fi
+    rm -f "$PID_FILE"
+    port_open 127.0.0.1 "$HEALTH_PORT" && die "127.0.0.1:$HEALTH_PORT is already in use by another process: set TELEGRAF_HEALTH_PORT to a free port"
+    check_kafka
+    check_influxdb
+
+    local log_start=0 started=$SECONDS
+    [[ -f "$LOG_FILE" ]] && log_start="$(stat -c %s "$LOG_FILE")"
+    say "starting: $KAFKA_BROKER topic '$WEATHER_ENRICHED_TOPIC' (group '$TELEGRAF_CONSUMER_GROUP') -> $INFLUXDB_URL bucket '$INFLUXDB_BUCKET' (log: $LOG_FILE)"
+    # --strict-env-handling: the default from Telegraf 1.38 on; the config only uses "${VAR:-default}"
+    # inside strings, which is what strict handling supports (and it silences the 1.37 warning).
+    (
+        cd "$RUN_DIR"
+        exec nohup "$TELEGRAF" --strict-env-handling "${configs[@]}" >>"$LOG_FILE" 2>&1 </dev/null
+    ) &
+    pid=$!
+    echo "$pid" >"$PID_FILE"
+
+    local ready_at=""
+    while :; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            rm -f "$PID_FILE"
+            local why
+            why="$(first_error "$log_start")"
+            die "telegraf (PID $pid) exited during start-up: ${why:-no E! line in log} (log: $LOG_FILE)"
+        fi
+        if [[ -z "$ready_at" ]] && healthy; then ready_at=$SECONDS; fi
+        # Grace period after the health endpoint answers: the Kafka input starts right after it.
+        if [[ -n "$ready_at" ]] && (( SECONDS - ready_at >= 2 )); then break; fi
+        if (( SECONDS - started >= START_TIMEOUT )); then
+            stop_pid "$pid"
+            die "telegraf not ready at $HEALTH_URL after ${START_TIMEOUT}s, stopped it (log: $LOG_FILE)"
+        fi
+        sleep 0.5
+    done
+    local err
+    err="$(first_error "$log_start")"
+    if [[ -n "$err" ]]; then
+        stop_pid "$pid"
+        die "telegraf logged an error during start-up, stopped it: $err (log: $LOG_FILE)"
+    fi
+    say "ready (PID $pid, $((SECONDS - started))s), health $HEALTH_URL"
+    local skipped
+    skipped="$(new_log "$log_start" | grep ' E! ' | grep -c -E "$DATA_ERRORS" || true)"
+    if (( skipped > 0 )); then
+        say "warning: bad messages skipped ($skipped error lines), e.g. $(new_log "$log_start" | grep ' E! ' | grep -m1 -E "$DATA_ERRORS" | cut -c1-300)"
+    fi
+}
+
+# TERM, bounded wait, KILL; removes the pid file.
+stop_pid() {
+    terminate_pid "$1" "$STOP_TIMEOUT" telegraf || exit 1
+    rm -f "$PID_FILE"
+}
+
+cmd_down() {
+    local pid
+    pid="$(live_pid)"
+    if [[ -z "$pid" ]]; then
+        rm -f "$PID_FILE"
+        say "not running (health port $HEALTH_PORT)"
+        return 0
+    fi
+    say "stopping PID $pid"
+    stop_pid "$pid"
+    say "stopped"
+}
+
+cmd_status() {
+    local pid
+    pid="$(live_pid)"
+    if [[ -z "$pid" ]]; then echo "telegraf: not running (health port $HEALTH_PORT)"; exit 1; fi
+    if healthy; then
+        echo "telegraf: running (PID $pid), healthy on $HEALTH_URL"
+    else
+        echo "telegraf: running (PID $pid), NOT answering $HEALTH_URL"; exit 1
+    fi
+}
+
+case "${1:-}" in
+    up) cmd_up ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    *) die "usage: $0 up|down|status" ;;
+esac

@@ -1,0 +1,240 @@
+"""Worker -> Kafka -> Telegraf -> InfluxDB 2, all real processes on loopback."""
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+from influxdb_client.client.influxdb_client import InfluxDBClient
+
+from tests.integration.support import (
+    AppEnv,
+    ScriptService,
+    Worker,
+    free_port,
+    partition_count,
+    read_topic,
+    run_command,
+    unique_name,
+)
+from weather_app.cities import DEFAULT_CITIES
+from weather_app.influx import InfluxTarget
+from weather_app.timeutil import format_rfc3339, parse_rfc3339
+
+CITIES = {city.name for city in DEFAULT_CITIES}
+FLOAT_FIELDS = (
+    "temperature",
+    "humidity",
+    "wind_speed",
+    "precipitation",
+    "next_hour_temp",
+    "next_hour_precip",
+)
+INT_FIELDS = ("is_rain", "is_storm")
+
+
+@pytest.fixture
+def pipeline_env(app_env: AppEnv, influxdb: InfluxTarget) -> AppEnv:
+    app_env.extra.update(
+        WEATHER_INTERVAL="1",
+        INFLUXDB_URL=influxdb.url,
+        INFLUXDB_ORG=influxdb.org,
+        INFLUXDB_BUCKET=influxdb.bucket,
+        INFLUXDB_TOKEN=influxdb.token,
+    )
+    return app_env
+
+
+@pytest.fixture
+def telegraf_log(pipeline_env: AppEnv) -> Path:
+    return pipeline_env.workdir / "telegraf.log"
+
+
+@pytest.fixture
+def telegraf(pipeline_env: AppEnv, telegraf_log: Path) -> Iterator[ScriptService]:
+    """Telegraf reading this test's enriched topic into this test's bucket (topic must exist)."""
+    env = {
+        **pipeline_env.variables(),
+        "TELEGRAF_HEALTH_PORT": str(free_port()),
+        "TELEGRAF_LOG": str(telegraf_log),
+        "TELEGRAF_CONSUMER_GROUP": unique_name("telegraf"),
+        "WEATHER_ENRICHED_TOPIC": pipeline_env.enriched_topic,
+    }
+    # The app declares its topics with their partition count; Telegraf must not be first.
+    assert run_command(pipeline_env, "create-topics").returncode == 0
+    service = ScriptService("telegraf.sh", env)
+    service.up()
+    try:
+        yield service
+    finally:
+        service.down()
+
+
+def flux(target: InfluxTarget, query: str) -> list[dict[str, Any]]:
+    with InfluxDBClient(url=target.url, token=target.token, org=target.org) as client:
+        tables = client.query_api().query(query)
+    return [record.values for table in tables for record in table.records]
+
+
+def weather_points(target: InfluxTarget, field: str = "temperature") -> list[dict[str, Any]]:
+    return flux(
+        target,
+        f"""
+from(bucket: "{target.bucket}")
+  |> range(start: -1h, stop: 1h)
+  |> filter(fn: (r) => r._measurement == "weather" and r._field == "{field}")
+""",
+    )
+
+
+def points_per_city(target: InfluxTarget) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for point in weather_points(target):
+        counts[point["city"]] = counts.get(point["city"], 0) + 1
+    return counts
+
+
+def wait_for(
+    condition: Callable[[], Any], timeout: float, interval: float = 1.0, what: str = ""
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def send_enriched(broker: str, topic: str, values: list[dict[str, Any]]) -> None:
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker)
+        await producer.start()
+        try:
+            for value in values:
+                await producer.send_and_wait(
+                    topic, key=orjson.dumps(value["city"]), value=orjson.dumps(value)
+                )
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def telegraf_errors(log: Path) -> list[str]:
+    return [line for line in log.read_text().splitlines() if " E! " in line]
+
+
+def test_every_city_lands_in_influxdb_at_its_observation_time(
+    pipeline_env: AppEnv, influxdb: InfluxTarget, telegraf: ScriptService, telegraf_log: Path
+):
+    worker = Worker(pipeline_env)
+    try:
+        # Two rounds of the worker's timer, so it is running when `check` asks.
+        wait_for(
+            lambda: (
+                all(count >= 2 for count in points_per_city(influxdb).values())
+                and points_per_city(influxdb).keys() >= CITIES
+            ),
+            timeout=120,
+            what="points for every city",
+        )
+        published = read_topic(
+            pipeline_env.broker,
+            pipeline_env.enriched_topic,
+            until=lambda records: len(records) >= 2 * len(CITIES),
+            timeout=30,
+        )
+        check_running = run_command(pipeline_env, "check")
+    finally:
+        assert worker.stop() == 0, worker.log()
+
+    # Every published record is a point at its own observation time with its own value.
+    expected = {}
+    for record in published:
+        value = orjson.loads(record.value)
+        expected[(value["city"], parse_rfc3339(value["timestamp"]))] = value
+
+    def stored() -> dict[tuple[str, datetime], dict[str, Any]]:
+        return {(point["city"], point["_time"]): point for point in weather_points(influxdb)}
+
+    points = wait_for(
+        lambda: (found := stored()).keys() >= expected.keys() and found,
+        timeout=30,
+        what="every published record in InfluxDB",
+    )
+    for key, value in expected.items():
+        point = points[key]
+        assert point["_value"] == value["temperature"]
+        assert point["country"] == value["country"]
+        assert point["station_id"] == value["station_id"]
+        assert point["data_origin"] == value["data_origin"] == "simulated"
+
+    for field in FLOAT_FIELDS:
+        assert {type(p["_value"]) for p in weather_points(influxdb, field)} == {float}, field
+    for field in INT_FIELDS:
+        assert {type(p["_value"]) for p in weather_points(influxdb, field)} == {int}, field
+
+    assert check_running.returncode == 0, check_running.stdout + check_running.stderr
+    assert "all 10 cities fresh" in check_running.stdout
+
+    # With the worker gone for more than 2 x the interval, every city is stale.
+    time.sleep(4)
+    check_stopped = run_command(pipeline_env, "check")
+    assert check_stopped.returncode == 1, check_stopped.stdout + check_stopped.stderr
+    assert check_stopped.stdout.count("STALE") == len(CITIES)
+
+    assert partition_count(pipeline_env.broker, pipeline_env.enriched_topic) == 6
+    assert telegraf_errors(telegraf_log) == []
+
+
+def test_a_replayed_record_overwrites_its_point_instead_of_adding_one(
+    pipeline_env: AppEnv, influxdb: InfluxTarget, telegraf: ScriptService, telegraf_log: Path
+):
+    observed = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    original: dict[str, Any] = {
+        "city": "Paris",
+        "country": "FR",
+        "station_id": "SIM-PAR",
+        "timestamp": format_rfc3339(observed),
+        "temperature": 7.5,
+        "humidity": 80.0,
+        "wind_speed": 12.0,
+        "precipitation": 0.0,
+        "next_hour_temp": 7.0,
+        "next_hour_precip": 0.0,
+        "is_rain": 0,
+        "is_storm": 0,
+        "data_origin": "simulated",
+    }
+    marker = {**original, "timestamp": format_rfc3339(observed + timedelta(minutes=1))}
+    send_enriched(pipeline_env.broker, pipeline_env.enriched_topic, [original])
+    wait_for(lambda: weather_points(influxdb), timeout=30, what="the first point")
+
+    # Same city, tags and timestamp again (also with a corrected value), then a marker on the
+    # same key and so the same partition: once the marker is stored, the replays were read.
+    replays = [original, {**original, "temperature": 7.75}]
+    send_enriched(pipeline_env.broker, pipeline_env.enriched_topic, [*replays, marker])
+    points = wait_for(
+        lambda: len(found := weather_points(influxdb)) >= 2 and found,
+        timeout=30,
+        what="the marker point",
+    )
+    at_original = [p for p in points if p["_time"] == parse_rfc3339(original["timestamp"])]
+    assert len(at_original) == 1
+    assert at_original[0]["_value"] == 7.75
+    assert telegraf_errors(telegraf_log) == []
+
+
+def test_check_reports_missing_cities_when_nothing_was_written(
+    pipeline_env: AppEnv, influxdb: InfluxTarget
+):
+    result = run_command(pipeline_env, "check")
+    assert result.returncode == 1
+    assert sum(line.endswith("  missing") for line in result.stdout.splitlines()) == len(CITIES)

@@ -1,0 +1,45 @@
+"""Is every city's data recent? One rule for the `check` command and the freshness monitor."""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+# A city is stale when its newest reading is older than this many fetch intervals.
+STALE_AFTER_INTERVALS = 2.0
+
+
+@dataclass(frozen=True)
+class CityFreshness:
+    city: str
+    last_seen: datetime | None
+    age_seconds: float | None
+    recent_points: int
+    fresh: bool
+
+
+def max_age_seconds(interval_seconds: float) -> float:
+    return STALE_AFTER_INTERVALS * interval_seconds
+
+
+def assess(
+    cities: Iterable[str],
+    last_seen: Mapping[str, datetime],
+    recent_points: Mapping[str, int],
+    now: datetime,
+    max_age: float,
+) -> list[CityFreshness]:
+    """One verdict per configured city; a city with no reading at all is not fresh."""
+    verdicts = []
+    for city in cities:
+        seen = last_seen.get(city)
+        age = None if seen is None else max(0.0, (now - seen).total_seconds())
+        verdicts.append(
+            CityFreshness(
+                city=city,
+                last_seen=seen,
+                age_seconds=age,
+                recent_points=recent_points.get(city, 0),
+                fresh=age is not None and age <= max_age,
+            )
+        )
+    return verdicts
