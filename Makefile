@@ -21,12 +21,15 @@ $(INSTALLED): setup.cfg pyproject.toml
 venv: $(INSTALLED)
 
 run: venv
+	@# WORKERS=N starts N workers (web ports 6066, 6067, ...)
 	scripts/run.sh
 
-# Telegraf and influxd, built once into ~/.cache/weather-speed-layer/bin and reused.
+# Telegraf and influxd, built once into ~/.cache/weather-speed-layer/bin and reused; Debian's
+# chromium for the web page test.
 tools:
 	scripts/install-telegraf.sh
 	scripts/install-influxdb.sh
+	scripts/install-chromium.sh
 
 stack-up: venv tools
 	scripts/stack.sh up

@@ -7,8 +7,8 @@ from typing import Any
 from faust import StreamT
 
 from weather_app.app import app, enriched_topic, history, last_seen, raw_topic, settings
-from weather_app.enrichment import enrich, sample_of
-from weather_app.forecast import Sample, record_sample
+from weather_app.metrics import invalid_messages
+from weather_app.processing import next_last_seen, process_reading, samples_from_table
 from weather_app.validation import InvalidReading, decode_raw, encode_key, encode_record
 
 logger = logging.getLogger(__name__)
@@ -21,6 +21,7 @@ async def enrich_readings(stream: StreamT[bytes]) -> Any:
             reading = decode_raw(event.value, now=datetime.now(UTC))
         except InvalidReading as invalid:
             message = event.message
+            invalid_messages.labels(reason=invalid.reason).inc()
             logger.warning(
                 "Skipped raw message %s[%d]@%d: %s",
                 message.topic,
@@ -30,13 +31,9 @@ async def enrich_readings(stream: StreamT[bytes]) -> Any:
             )
             continue
         city = reading.city
-        samples = [Sample(*sample) for sample in history.get(city, ())]
-        enriched = enrich(reading, samples)
-        history[city] = record_sample(samples, sample_of(reading), settings.history_size)
-        seen = last_seen.get(city)
-        last_seen[city] = {
-            "timestamp": max(reading.timestamp, seen["timestamp"]) if seen else reading.timestamp,
-            "data_origin": reading.data_origin,
-            "count": (seen["count"] if seen else 0) + 1,
-        }
+        enriched, samples = process_reading(
+            reading, samples_from_table(history.get(city)), settings.history_size
+        )
+        history[city] = samples
+        last_seen[city] = next_last_seen(last_seen.get(city), enriched)
         await enriched_topic.send(key=encode_key(city), value=encode_record(enriched))

@@ -1,5 +1,11 @@
 """Records that travel on the speed layer's topics."""
 
-from models.readings import ENRICHED_FIELDS, EnrichedReading, Observation, RawReading
+from models.readings import (
+    ENRICHED_FIELDS,
+    EnrichedReading,
+    FreshnessAlert,
+    Observation,
+    RawReading,
+)
 
-__all__ = ["ENRICHED_FIELDS", "EnrichedReading", "Observation", "RawReading"]
+__all__ = ["ENRICHED_FIELDS", "EnrichedReading", "FreshnessAlert", "Observation", "RawReading"]

@@ -58,3 +58,14 @@ ENRICHED_FIELDS: dict[str, type] = {
     "is_storm": int,
     "data_origin": str,
 }
+
+
+class FreshnessAlert(faust.Record, include_metadata=False, serializer="json"):
+    """On `weather_alerts`: a city turned stale (no reading for 2 x the interval) or fresh again."""
+
+    city: str
+    state: str  # "stale" or "fresh"
+    last_seen: str
+    age_seconds: float
+    threshold_seconds: float
+    detected_at: str

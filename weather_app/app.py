@@ -20,14 +20,17 @@ app = faust.App(
     settings.app_id,
     broker=settings.broker_url,
     store="memory://",
-    autodiscover=["agents", "weather_app.commands"],
+    autodiscover=["agents", "weather_app.commands", "weather_app.views"],
     origin="weather_app",
     topic_partitions=settings.partitions,
     key_serializer="raw",
     value_serializer="raw",
     producer_acks=-1,
+    broker_session_timeout=settings.session_timeout_seconds,
+    broker_heartbeat_interval=settings.session_timeout_seconds / 10,
     web_host=settings.web_host,
-    web_bind=settings.web_host,
+    web_bind=settings.web_bind or settings.web_host,
+    web_tables_enabled=True,
     web_port=settings.web_port,
     datadir=settings.datadir,
     Worker="weather_app.worker:WeatherWorker",
@@ -44,8 +47,11 @@ raw_topic = app.topic(
 enriched_topic = app.topic(
     settings.enriched_topic, key_type=bytes, value_type=bytes, partitions=settings.partitions
 )
+alerts_topic = app.topic(
+    settings.alerts_topic, key_type=bytes, value_type=bytes, partitions=settings.partitions
+)
 
-# city -> {"timestamp", "data_origin", "count"}: when each city was last observed.
+# city -> {"timestamp", "data_origin", "count", "latest"}: each city's newest observation.
 last_seen = app.Table("last_seen", key_type=str, partitions=settings.partitions)
 # city -> [[epoch, temperature, precipitation], ...]: the recent samples the forecast reads.
 history = app.Table("history", key_type=str, partitions=settings.partitions)

@@ -1,7 +1,6 @@
 """Command-line tools that reuse the worker's rules: `faust -A weather_app <command>`."""
 
 import asyncio
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,13 +14,15 @@ from influxdb_client.rest import ApiException
 from weather_app.app import app, raw_topic, settings
 from weather_app.freshness import assess, max_age_seconds
 from weather_app.influx import InfluxTarget, city_activity
+from weather_app.replay import Bound, ReplayReport
+from weather_app.replay import replay as run_replay
 from weather_app.sources.fetcher import WeatherFetcher
 from weather_app.timeutil import format_rfc3339
 from weather_app.validation import encode_key, encode_record
 from weather_app.worker import (
     BrokerUnavailable,
     app_topics,
-    exit_unusable_broker,
+    exit_with,
     prepare_broker,
 )
 
@@ -30,7 +31,7 @@ async def prepare_or_exit() -> list[str]:
     try:
         return await prepare_broker(settings)
     except BrokerUnavailable as error:
-        exit_unusable_broker(error)
+        exit_with(str(error))
 
 
 @app.command()
@@ -132,13 +133,12 @@ async def check(self: AppCommand, window: int) -> None:
         )
     except (aiohttp.ClientError, OSError, ApiException) as error:
         reason = f"HTTP {error.status}" if isinstance(error, ApiException) else type(error).__name__
-        print(
-            f"weather-speed-layer: cannot query InfluxDB at {target.url} "
+        exit_with(
+            f"cannot query InfluxDB at {target.url} "
             f"(org {target.org}, bucket {target.bucket}): {reason}; "
             "check INFLUXDB_URL, INFLUXDB_ORG, INFLUXDB_BUCKET and INFLUXDB_TOKEN",
-            file=sys.stderr,
+            code=2,
         )
-        raise SystemExit(2) from None
     verdicts = assess(
         [city.name for city in settings.cities], last_seen, counts, datetime.now(UTC), max_age
     )
@@ -153,3 +153,39 @@ async def check(self: AppCommand, window: int) -> None:
         self.say(f"{len(stale)} of {len(verdicts)} cities older than {max_age:.0f}s or missing")
         raise SystemExit(1)
     self.say(f"all {len(verdicts)} cities fresh (newer than {max_age:.0f}s)")
+
+
+@app.command(
+    option("--from", "start", required=True, help="RFC3339 time or offset to replay from."),
+    option("--to", "end", default=None, help="RFC3339 time or offset to stop at (inclusive)."),
+    option("--city", "cities", multiple=True, help="Only these cities (repeatable)."),
+)
+async def replay(self: AppCommand, start: str, end: str | None, cities: tuple[str, ...]) -> None:
+    """Re-enrich the raw topic from a time or offset and re-publish, outside the live group."""
+    try:
+        bound_from = Bound.parse(start)
+        bound_to = Bound.parse(end) if end else None
+    except ValueError as error:
+        exit_with(f"--from/--to: {error}", code=2)
+    await prepare_or_exit()
+    self.say(
+        f"replaying {settings.raw_topic} -> {settings.enriched_topic} from {start}"
+        + (f" to {end}" if end else " to its current end")
+        + (f" for {', '.join(cities)}" if cities else "")
+    )
+    last_shown = 0
+
+    def show_progress(report: ReplayReport) -> None:
+        nonlocal last_shown
+        if report.published - last_shown >= 1000:
+            last_shown = report.published
+            self.say(f"  {report.published} re-published")
+
+    try:
+        report = await run_replay(settings, bound_from, bound_to, set(cities), show_progress)
+    except ValueError as error:
+        exit_with(str(error))
+    self.say(
+        f"replayed {report.published} readings ({report.invalid} invalid skipped, "
+        f"{report.warmed} read before the window to rebuild history)"
+    )

@@ -43,3 +43,28 @@ def assess(
             )
         )
     return verdicts
+
+
+class TransitionTracker:
+    """Remembers which cities were stale, to report each fresh/stale change exactly once."""
+
+    def __init__(self) -> None:
+        self._stale: dict[str, bool] = {}
+
+    def changes(self, verdicts: Iterable[CityFreshness]) -> list[CityFreshness]:
+        """The verdicts whose state changed; a city not judged before counts as fresh."""
+        changed = []
+        for verdict in verdicts:
+            stale = not verdict.fresh
+            if self._stale.get(verdict.city, False) != stale:
+                changed.append(verdict)
+            self._stale[verdict.city] = stale
+        return changed
+
+    def forget_all_but(self, cities: Iterable[str]) -> list[str]:
+        """Drop the cities not in `cities` (no longer ours); returns the dropped ones."""
+        keep = set(cities)
+        dropped = [city for city in self._stale if city not in keep]
+        for city in dropped:
+            del self._stale[city]
+        return dropped

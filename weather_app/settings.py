@@ -28,9 +28,12 @@ class ConfigError(ValueError):
 class Settings:
     kafka_broker: str = "127.0.0.1:9092"
     broker_wait_seconds: float = 15.0
+    # How long a silent worker keeps its partitions: after a crash the others take over then.
+    session_timeout_seconds: float = 30.0
     app_id: str = "weather-speed-layer"
     raw_topic: str = "weather_raw"
     enriched_topic: str = "weather_data_v2"
+    alerts_topic: str = "weather_alerts"
     partitions: int = 6
     interval_seconds: float = 60.0
     cities: tuple[City, ...] = DEFAULT_CITIES
@@ -49,6 +52,9 @@ class Settings:
     influxdb_bucket: str = "speed_bucket"
     influxdb_token: str = field(default="", repr=False)
     web_host: str = "127.0.0.1"
+    # Address the web server listens on; empty means web_host. In a container: 0.0.0.0, with
+    # web_host the name other workers reach this one by (table requests are routed there).
+    web_bind: str = ""
     web_port: int = 6066
     datadir: str = "{conf.name}-data"
 
@@ -79,11 +85,18 @@ class Settings:
             broker_wait_seconds=read(
                 "KAFKA_CONNECT_WAIT", _positive_float, defaults.broker_wait_seconds, "seconds > 0"
             ),
+            session_timeout_seconds=read(
+                "KAFKA_SESSION_TIMEOUT",
+                _bounded_float(6.0, 300.0),
+                defaults.session_timeout_seconds,
+                "seconds in 6..300 (the broker's allowed range)",
+            ),
             app_id=read("WEATHER_APP_ID", _name, defaults.app_id, "a non-empty name"),
             raw_topic=read("WEATHER_RAW_TOPIC", _name, defaults.raw_topic, "a topic name"),
             enriched_topic=read(
                 "WEATHER_ENRICHED_TOPIC", _name, defaults.enriched_topic, "a topic name"
             ),
+            alerts_topic=read("WEATHER_ALERTS_TOPIC", _name, defaults.alerts_topic, "a topic name"),
             partitions=read(
                 "WEATHER_PARTITIONS", _bounded_int(1, 1000), defaults.partitions, "1..1000"
             ),
@@ -121,6 +134,7 @@ class Settings:
             ),
             influxdb_token=env.get("INFLUXDB_TOKEN", "").strip(),
             web_host=read("WEATHER_WEB_HOST", _name, defaults.web_host, "a host name or address"),
+            web_bind=read("WEATHER_WEB_BIND", _name, defaults.web_bind, "an address"),
             web_port=read(
                 "WEATHER_WEB_PORT", _bounded_int(1, 65535), defaults.web_port, "1..65535"
             ),
@@ -154,6 +168,16 @@ def _positive_float(raw: str) -> float:
     if not value > 0 or value == float("inf"):
         raise ValueError(raw)
     return value
+
+
+def _bounded_float(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        value = float(raw)
+        if not low <= value <= high:
+            raise ValueError(raw)
+        return value
+
+    return parse
 
 
 def _bounded_int(low: int, high: int) -> Callable[[str], int]:

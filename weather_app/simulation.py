@@ -32,7 +32,8 @@ def simulate_reading(city: City, at: datetime, seed: int) -> RawReading:
     noise = _Noise(seed, city.name)
 
     mean_temperature = _climate_mean(city.latitude, observed)
-    solar_hour = (observed.hour + observed.minute / 60 + city.longitude / 15.0) % 24
+    utc_hour = observed.hour + observed.minute / 60 + observed.second / 3600
+    solar_hour = (utc_hour + city.longitude / 15.0) % 24
     diurnal = 4.0 * math.cos(2 * math.pi * (solar_hour - 15.0) / 24)
     drift = 6.0 * (noise.smooth("temperature", t, WEATHER_DRIFT_SECONDS) - 0.5)
 
@@ -69,7 +70,7 @@ def simulate_reading(city: City, at: datetime, seed: int) -> RawReading:
         country=city.country,
         station_id=city.station_id,
         timestamp=format_rfc3339(observed),
-        temperature=round(max(-89.0, min(59.0, temperature)), 2),
+        temperature=round(max(-89.0, min(59.0, temperature)), 3),
         humidity=round(max(5.0, min(100.0, humidity)), 1),
         wind_speed=round(max(0.0, wind_speed), 1),
         precipitation=round(precipitation, 2),

@@ -46,7 +46,7 @@ def app_topics(settings: Settings) -> list[NewTopic]:
     replication = app.conf.topic_replication_factor
     topics = [
         NewTopic(name, settings.partitions, replication)
-        for name in (settings.raw_topic, settings.enriched_topic)
+        for name in (settings.raw_topic, settings.enriched_topic, settings.alerts_topic)
     ]
     for table in app.tables.values():
         changelog = table.changelog_topic
@@ -98,9 +98,10 @@ async def prepare_broker(settings: Settings) -> list[str]:
         raise BrokerUnavailable(f"Kafka at {settings.kafka_broker} refused: {error}") from None
 
 
-def exit_unusable_broker(error: BrokerUnavailable) -> NoReturn:
-    print(f"weather-speed-layer: {error}", file=sys.stderr)
-    raise SystemExit(1)
+def exit_with(message: str, code: int = 1) -> NoReturn:
+    """Stop the process with one line on stderr: what is wrong and what to do."""
+    print(f"weather-speed-layer: {message}", file=sys.stderr)
+    raise SystemExit(code)
 
 
 class WeatherWorker(faust.Worker):
@@ -108,5 +109,5 @@ class WeatherWorker(faust.Worker):
         try:
             self.loop.run_until_complete(prepare_broker(settings))
         except BrokerUnavailable as error:
-            exit_unusable_broker(error)
+            exit_with(str(error))
         super().execute_from_commandline()

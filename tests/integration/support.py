@@ -7,11 +7,15 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -45,6 +49,10 @@ class AppEnv:
     def enriched_topic(self) -> str:
         return f"{self.app_id}-enriched"
 
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.app_id}-alerts"
+
     def changelog(self, table: str) -> str:
         return f"{self.app_id}-{table}-changelog"
 
@@ -55,6 +63,7 @@ class AppEnv:
             "WEATHER_APP_ID": self.app_id,
             "WEATHER_RAW_TOPIC": self.raw_topic,
             "WEATHER_ENRICHED_TOPIC": self.enriched_topic,
+            "WEATHER_ALERTS_TOPIC": self.alerts_topic,
             "WEATHER_DATADIR": str(self.workdir / "data"),
             "WEATHER_WEB_PORT": str(free_port()),
             "KAFKA_CONNECT_WAIT": "5",
@@ -80,13 +89,30 @@ class Worker:
     def __init__(self, env: AppEnv, name: str = "worker") -> None:
         self.log_path = env.workdir / f"{name}.log"
         self._log = self.log_path.open("w")
+        variables = env.variables()
+        variables["WEATHER_DATADIR"] = str(env.workdir / f"{name}-data")
+        self.url = f"http://127.0.0.1:{variables['WEATHER_WEB_PORT']}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "faust", "-A", "weather_app", "worker", "-l", "info"],
-            env=env.variables(),
+            env=variables,
             cwd=env.workdir,
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+
+    def get(self, path: str) -> tuple[int, Any]:
+        """(status, decoded JSON or text) of GET `path` on this worker's web server."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=5) as response:  # noqa: S310
+                status, body = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, body = error.code, error.read()
+        except OSError:
+            return 0, None
+        try:
+            return status, orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return status, body.decode(errors="replace")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

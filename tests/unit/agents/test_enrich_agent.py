@@ -57,11 +57,14 @@ async def test_tables_keep_last_seen_and_history_per_city(sent):
             stamp = f"2026-11-27T12:{minute:02d}:00Z"
             await agent.put(key=b'"Paris"', value=raw_message("Paris", stamp, temperature))
         await agent.put(key=b'"Rome"', value=raw_message("Rome", "2026-11-27T12:05:00Z", 15.0))
-    assert last_seen["Paris"] == {
-        "timestamp": "2026-11-27T12:20:00Z",
-        "data_origin": "simulated",
-        "count": 3,
-    }
+    paris = last_seen["Paris"]
+    assert (paris["timestamp"], paris["data_origin"], paris["count"]) == (
+        "2026-11-27T12:20:00Z",
+        "simulated",
+        3,
+    )
+    assert paris["latest"]["temperature"] == 10.0
+    assert paris["latest"]["timestamp"] == "2026-11-27T12:20:00Z"
     assert last_seen["Rome"]["count"] == 1
     assert len(history["Paris"]) == 3
     third = orjson.loads(sent.await_args_list[2].kwargs["value"])
@@ -74,6 +77,7 @@ async def test_a_late_reading_does_not_move_last_seen_back(sent):
         await agent.put(key=b'"Paris"', value=raw_message("Paris", "2026-11-27T12:20:00Z", 9.0))
         await agent.put(key=b'"Paris"', value=raw_message("Paris", "2026-11-27T12:10:00Z", 9.0))
     assert last_seen["Paris"]["timestamp"] == "2026-11-27T12:20:00Z"
+    assert last_seen["Paris"]["latest"]["timestamp"] == "2026-11-27T12:20:00Z"
     assert last_seen["Paris"]["count"] == 2
 
 

@@ -1,0 +1,61 @@
+"""Freshness monitor: every worker watches the cities whose partitions it owns.
+
+A city whose newest observation is older than 2 x the interval turns stale: a warning in the log,
+one event on the alerts topic, the stale flag in the web view and in `/metrics`. Its next reading
+turns it fresh again, with one more event.
+"""
+
+import logging
+from datetime import UTC, datetime
+
+from models import FreshnessAlert
+from weather_app.app import alerts_topic, app, last_seen, settings
+from weather_app.freshness import CityFreshness, TransitionTracker, assess, max_age_seconds
+from weather_app.metrics import city_age_seconds, city_stale, freshness_alerts
+from weather_app.ownership import owned_keys
+from weather_app.timeutil import format_rfc3339, parse_rfc3339
+from weather_app.validation import encode_key, encode_record
+
+logger = logging.getLogger(__name__)
+tracker = TransitionTracker()
+MAX_AGE = max_age_seconds(settings.interval_seconds)
+
+
+@app.timer(interval=max(1.0, settings.interval_seconds / 2))
+async def watch_freshness() -> None:
+    now = datetime.now(UTC)
+    seen = {city: parse_rfc3339(last_seen[city]["timestamp"]) for city in owned_keys(last_seen)}
+    verdicts = assess(seen, seen, {}, now, MAX_AGE)
+    for verdict in verdicts:
+        city_age_seconds.labels(city=verdict.city).set(verdict.age_seconds or 0.0)
+        city_stale.labels(city=verdict.city).set(0 if verdict.fresh else 1)
+    for city in tracker.forget_all_but(seen):
+        city_age_seconds.remove(city)
+        city_stale.remove(city)
+    for change in tracker.changes(verdicts):
+        await publish_alert(change, now)
+
+
+async def publish_alert(change: CityFreshness, now: datetime) -> None:
+    state = "fresh" if change.fresh else "stale"
+    assert change.last_seen is not None
+    assert change.age_seconds is not None
+    if change.fresh:
+        logger.info("%s is fresh again (last reading %.0fs ago)", change.city, change.age_seconds)
+    else:
+        logger.warning(
+            "%s is stale: last reading %.0fs ago, more than %.0fs",
+            change.city,
+            change.age_seconds,
+            MAX_AGE,
+        )
+    alert = FreshnessAlert(
+        city=change.city,
+        state=state,
+        last_seen=format_rfc3339(change.last_seen),
+        age_seconds=round(change.age_seconds, 1),
+        threshold_seconds=MAX_AGE,
+        detected_at=format_rfc3339(now),
+    )
+    freshness_alerts.labels(state=state).inc()
+    await alerts_topic.send(key=encode_key(change.city), value=encode_record(alert))

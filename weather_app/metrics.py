@@ -1,0 +1,24 @@
+"""Prometheus metrics of our own, served with Faust's (messages in/out per topic) on `/metrics`."""
+
+from prometheus_client import Counter, Gauge
+
+invalid_messages = Counter(
+    "weather_invalid_messages_total",
+    "Raw messages refused by validation, by reason.",
+    ["reason"],
+)
+city_age_seconds = Gauge(
+    "weather_city_age_seconds",
+    "Seconds since the newest observation of each city this worker owns.",
+    ["city"],
+)
+city_stale = Gauge(
+    "weather_city_stale",
+    "1 while a city this worker owns is stale (older than 2 x the interval), else 0.",
+    ["city"],
+)
+freshness_alerts = Counter(
+    "weather_freshness_alerts_total",
+    "Fresh/stale transitions published to the alerts topic.",
+    ["state"],
+)
