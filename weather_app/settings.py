@@ -5,7 +5,7 @@ A bad value raises `ConfigError` with one line that says which variable to fix.
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -16,6 +16,7 @@ from weather_app.cities import (
     load_cities_file,
     select_cities,
 )
+from weather_app.quota import effective_interval
 
 T = TypeVar("T")
 
@@ -46,6 +47,15 @@ class Settings:
     )
     api_timeout_seconds: float = 10.0
     api_concurrency: int = 4
+    # Quota guard (weather_app.quota): with the API on, `interval_seconds` is raised until
+    # cities x calls a day fit this many records; `requested_interval_seconds` is WEATHER_INTERVAL.
+    api_daily_budget: int = 1000
+    requested_interval_seconds: float | None = None
+    # No API call at all for this long after a 429 (rate limited) / a 401 (key refused).
+    api_cooldown_seconds: float = 900.0
+    api_auth_cooldown_seconds: float = 3600.0
+    # Retries of one city's query within a timer round (timeouts, connection errors, 5xx).
+    api_retries: int = 2
     history_size: int = 12
     influxdb_url: str = "http://127.0.0.1:8086"
     influxdb_org: str = "speed_org"
@@ -80,7 +90,7 @@ class Settings:
             except ValueError:
                 raise ConfigError(f"{name}={raw!r} is invalid: expected {expected}") from None
 
-        return cls(
+        settings = cls(
             kafka_broker=read("KAFKA_BROKER", _broker, defaults.kafka_broker, "host:port"),
             broker_wait_seconds=read(
                 "KAFKA_CONNECT_WAIT", _positive_float, defaults.broker_wait_seconds, "seconds > 0"
@@ -139,6 +149,37 @@ class Settings:
                 "WEATHER_WEB_PORT", _bounded_int(1, 65535), defaults.web_port, "1..65535"
             ),
             datadir=read("WEATHER_DATADIR", _name, defaults.datadir, "a directory"),
+            api_daily_budget=read(
+                "VISUAL_CROSSING_DAILY_BUDGET",
+                _bounded_int(1, 1_000_000_000),
+                defaults.api_daily_budget,
+                "records a day, 1..1000000000",
+            ),
+            api_cooldown_seconds=read(
+                "VISUAL_CROSSING_COOLDOWN",
+                _positive_float,
+                defaults.api_cooldown_seconds,
+                "seconds > 0",
+            ),
+            api_auth_cooldown_seconds=read(
+                "VISUAL_CROSSING_AUTH_COOLDOWN",
+                _positive_float,
+                defaults.api_auth_cooldown_seconds,
+                "seconds > 0",
+            ),
+            api_retries=read(
+                "VISUAL_CROSSING_RETRIES", _bounded_int(0, 5), defaults.api_retries, "0..5"
+            ),
+        )
+        return replace(
+            settings,
+            requested_interval_seconds=settings.interval_seconds,
+            interval_seconds=effective_interval(
+                settings.interval_seconds,
+                len(settings.cities),
+                settings.api_daily_budget,
+                settings.uses_api,
+            ),
         )
 
 

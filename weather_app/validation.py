@@ -1,7 +1,7 @@
 """Decode and validate raw readings: each message becomes a `RawReading` or an `InvalidReading`."""
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -11,6 +11,9 @@ from weather_app.timeutil import format_rfc3339, parse_rfc3339
 
 MAX_MESSAGE_BYTES = 16 * 1024
 MAX_FUTURE_SKEW = timedelta(minutes=5)
+# No observation before the Unix epoch: forecast samples are epoch seconds, and earlier years
+# would not round-trip (strftime writes year 999 as "999").
+MIN_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)
 BOUNDS: dict[str, tuple[float, float]] = {
     "temperature": (-90.0, 60.0),
     "humidity": (0.0, 100.0),
@@ -67,16 +70,24 @@ def validate_raw(payload: Any, now: datetime) -> RawReading:
         )
     try:
         observed = parse_rfc3339(fields["timestamp"])
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: out of datetime's range once in UTC
         raise InvalidReading(
             "bad_timestamp", f"timestamp {fields['timestamp']!r} is not RFC3339"
         ) from None
+    if observed < MIN_TIMESTAMP:
+        raise InvalidReading("bad_timestamp", f"timestamp {fields['timestamp']!r} is before 1970")
     if observed - now > MAX_FUTURE_SKEW:
         raise InvalidReading(
             "future_timestamp", f"timestamp {fields['timestamp']} is in the future"
         )
     fields["timestamp"] = format_rfc3339(observed)
-    return RawReading(**fields)
+    reading = RawReading(**fields)
+    # Normalising can grow a message (1 -> 1.0, defaults added): a reading is valid only if its
+    # own encoding fits too, so whatever is accepted can be published and decoded again.
+    size = len(encode_record(reading))
+    if size > MAX_MESSAGE_BYTES:
+        raise InvalidReading("too_large", f"reading encodes to {size} bytes > {MAX_MESSAGE_BYTES}")
+    return reading
 
 
 def _text(payload: dict[str, Any], name: str, required: bool) -> str | None:
@@ -102,7 +113,10 @@ def _number(
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidReading("wrong_type", f"{name} must be a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range (json.loads makes them; orjson does not)
+        raise InvalidReading("out_of_range", f"{name} is too large") from None
     if not math.isfinite(number):
         raise InvalidReading("not_finite", f"{name} is not finite")
     if not low <= number <= high:

@@ -1,12 +1,20 @@
 """The weather source the ingest timer calls: Visual Crossing over aiohttp, or the simulation.
 
-A `mode` service, so its HTTP session opens and closes with the worker. Any failure for a city
-falls back to the simulation for that city (`data_origin="simulated"`) with a warning that never
-contains the API key.
+A `mode` service, so its HTTP session opens and closes with the worker. Faults, per city:
+- a timeout, a connection error, a 5xx or a body that is not JSON (or is cut short) is retried
+  with exponential backoff and jitter, a few times and only while the tries fit in the round;
+- a 400 (bad location, any other 4xx) or a JSON body without the needed fields is not retried;
+- a 429 or a 401 starts a cool-down: no request at all for any city until it ends;
+- whatever the fault, the city gets a simulated reading (`data_origin="simulated"`) this round
+  and the next successful call makes it `api` again.
+No log line contains the API key: URLs are never logged and response bodies are redacted.
 """
 
 import asyncio
 import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import aiohttp
@@ -14,23 +22,57 @@ import mode
 
 from models import RawReading
 from weather_app.cities import City
+from weather_app.quota import interval_warning
 from weather_app.settings import Settings
 from weather_app.simulation import simulate_reading
+from weather_app.sources.backoff import (
+    CoolDown,
+    RetryPolicy,
+    backoff_schedule,
+    retry_fits,
+)
+from weather_app.sources.faults import (
+    COOLS_DOWN,
+    RETRYABLE,
+    ApiError,
+    Fault,
+    body_excerpt,
+    classify,
+    describe,
+)
 from weather_app.sources.visual_crossing import (
     TIMELINE_PARAMS,
-    TimelineParseError,
     parse_timeline,
     timeline_path,
 )
 
+__all__ = ["ApiError", "WeatherFetcher"]
+
 logger = logging.getLogger(__name__)
+
+# Bytes of an error response read for the log line; the rest is not needed.
+ERROR_BODY_BYTES = 2048
 
 
 class WeatherFetcher(mode.Service):
-    def __init__(self, settings: Settings, **kwargs: object) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+        **kwargs: object,
+    ) -> None:
         self.settings = settings
         self._session: aiohttp.ClientSession | None = None
         self._limit = asyncio.Semaphore(settings.api_concurrency)
+        self._policy = RetryPolicy(attempts=settings.api_retries + 1)
+        self._cooldown = CoolDown()
+        self._failing: set[str] = set()  # cities whose last API attempt failed
+        self._clock = clock
+        self._sleep = sleep
+        self._rand = rand
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
     async def on_start(self) -> None:
@@ -40,9 +82,18 @@ class WeatherFetcher(mode.Service):
                 raise_for_status=False,
             )
             self.log.info(
-                "Fetching current weather from Visual Crossing for %d cities",
+                "Fetching current weather from Visual Crossing for %d cities every %gs",
                 len(self.settings.cities),
+                self.settings.interval_seconds,
             )
+            warning = interval_warning(
+                self.settings.requested_interval_seconds or self.settings.interval_seconds,
+                self.settings.interval_seconds,
+                len(self.settings.cities),
+                self.settings.api_daily_budget,
+            )
+            if warning:
+                self.log.warning("%s", warning)
         else:
             self.log.info(
                 "No VISUAL_CROSSING_API_KEY: simulating weather for %d cities (seed %d)",
@@ -60,45 +111,95 @@ class WeatherFetcher(mode.Service):
         return list(await asyncio.gather(*(self.fetch(city, now) for city in self.settings.cities)))
 
     async def fetch(self, city: City, now: datetime) -> RawReading:
-        if self._session is None:
-            return simulate_reading(city, now, self.settings.simulation_seed)
-        try:
-            async with self._limit:
-                return await self._fetch_api(self._session, city)
-        except (TimeoutError, aiohttp.ClientError, TimelineParseError, ValueError) as error:
+        """The city's reading from the API, or simulated when the API is off or failed.
+
+        `now` is the round's wall-clock time: the simulated reading's time and the clock of the
+        cool-down. Retries within the round are timed with the (monotonic) `clock`.
+        """
+        if self._session is not None:
+            reading = await self._fetch_with_retries(self._session, city, now)
+            if reading is not None:
+                if city.name in self._failing:
+                    self._failing.discard(city.name)
+                    logger.info("Visual Crossing is answering again for %s", city.name)
+                return reading
+            self._failing.add(city.name)
+        return simulate_reading(city, now, self.settings.simulation_seed)
+
+    async def _fetch_with_retries(
+        self, session: aiohttp.ClientSession, city: City, now: datetime
+    ) -> RawReading | None:
+        """The API reading, or None when this round must use the simulation."""
+        started = self._clock()
+        delays = backoff_schedule(self._policy, self._rand)
+        for attempt in range(self._policy.attempts):
+            try:
+                async with self._limit:
+                    # Checked after waiting for a slot: another city may have tripped it.
+                    if self._cooldown.active(now):
+                        logger.debug("Visual Crossing cool-down: simulating %s", city.name)
+                        return None
+                    return await self._fetch_api(session, city)
+            except Exception as error:  # any fault falls back to the simulation, never up
+                failure = error
+            fault = classify(failure)
+            description = describe(failure, self.settings.visual_crossing_api_key)
+            if fault in COOLS_DOWN:
+                self._start_cooldown(city, fault, description, now)
+                return None
+            delay = delays[attempt] if attempt < len(delays) else None
+            if (
+                fault not in RETRYABLE
+                or delay is None
+                or not retry_fits(
+                    self._clock() - started,
+                    delay,
+                    self.settings.api_timeout_seconds,
+                    self.settings.interval_seconds,
+                )
+            ):
+                logger.warning(
+                    "Visual Crossing failed for %s (%s); using simulated data for this reading",
+                    city.name,
+                    description,
+                )
+                return None
             logger.warning(
-                "Visual Crossing failed for %s (%s); using simulated data for this reading",
+                "Visual Crossing failed for %s (%s); retrying in %.1fs (try %d of %d)",
                 city.name,
-                _describe(error),
+                description,
+                delay,
+                attempt + 2,
+                self._policy.attempts,
             )
-            return simulate_reading(city, now, self.settings.simulation_seed)
+            await self._sleep(delay)
+        return None  # pragma: no cover - the loop returns on its last attempt
+
+    def _start_cooldown(self, city: City, fault: Fault, description: str, now: datetime) -> None:
+        seconds = (
+            self.settings.api_auth_cooldown_seconds
+            if fault is Fault.UNAUTHORIZED
+            else self.settings.api_cooldown_seconds
+        )
+        if self._cooldown.trip(now, seconds, fault.value):
+            hint = "; check VISUAL_CROSSING_API_KEY" if fault is Fault.UNAUTHORIZED else ""
+            logger.warning(
+                "Visual Crossing failed for %s (%s): no API calls for %gs, every city is "
+                "simulated until then%s",
+                city.name,
+                description,
+                seconds,
+                hint,
+            )
 
     async def _fetch_api(self, session: aiohttp.ClientSession, city: City) -> RawReading:
         url = f"{self.settings.visual_crossing_base_url}/{timeline_path(city)}"
         params = {**TIMELINE_PARAMS, "key": self.settings.visual_crossing_api_key or ""}
         async with session.get(url, params=params) as response:
             if response.status != 200:
-                raise ApiError(response.status)
+                raw = await response.content.read(ERROR_BODY_BYTES)
+                raise ApiError(
+                    response.status, body_excerpt(raw, self.settings.visual_crossing_api_key)
+                )
             payload = await response.json(content_type=None)
         return parse_timeline(city, payload)
-
-
-class ApiError(ValueError):
-    def __init__(self, status: int) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-
-
-def _describe(error: BaseException) -> str:
-    """A description safe to log: no URL (it carries the key), no response body (401 echoes it)."""
-    if isinstance(error, ApiError):
-        return str(error)
-    if isinstance(error, asyncio.TimeoutError):
-        return "timed out"
-    if isinstance(error, aiohttp.ClientConnectionError):
-        return f"connection error: {type(error).__name__}"
-    if isinstance(error, aiohttp.ClientResponseError):
-        return f"HTTP {error.status}"
-    if isinstance(error, TimelineParseError):
-        return f"unexpected response: {error}"
-    return f"bad response: {type(error).__name__}"

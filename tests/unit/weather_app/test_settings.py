@@ -34,6 +34,8 @@ def test_values_are_read_from_the_environment():
             "WEATHER_CITIES": "paris, Tokyo",
             "WEATHER_SEED": "7",
             "VISUAL_CROSSING_API_KEY": "k",
+            # 2 cities every 2.5 s: 69,120 queries a day, within this budget.
+            "VISUAL_CROSSING_DAILY_BUDGET": "100000",
         }
     )
     assert settings.broker_url == "kafka://127.0.0.1:19092"
@@ -61,6 +63,11 @@ def test_the_api_key_never_appears_in_the_settings_repr():
         ("VISUAL_CROSSING_BASE_URL", "ftp://x"),
         ("WEATHER_CITIES", "Atlantis"),
         ("WEATHER_SEED", "1.5"),
+        ("VISUAL_CROSSING_DAILY_BUDGET", "0"),
+        ("VISUAL_CROSSING_DAILY_BUDGET", "lots"),
+        ("VISUAL_CROSSING_COOLDOWN", "0"),
+        ("VISUAL_CROSSING_AUTH_COOLDOWN", "-1"),
+        ("VISUAL_CROSSING_RETRIES", "9"),
     ],
 )
 def test_bad_values_name_the_variable_to_fix(name, value):
@@ -108,3 +115,46 @@ def test_bad_cities_file_is_a_config_error(tmp_path, content):
 def test_missing_cities_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         Settings.from_env({"WEATHER_CITIES_FILE": str(tmp_path / "absent.json")})
+
+
+def test_reliability_defaults():
+    settings = Settings.from_env({})
+    assert settings.api_daily_budget == 1000
+    assert settings.api_cooldown_seconds == 900.0
+    assert settings.api_auth_cooldown_seconds == 3600.0
+    assert settings.api_retries == 2
+
+
+def test_reliability_values_are_read_from_the_environment():
+    settings = Settings.from_env(
+        {
+            "VISUAL_CROSSING_DAILY_BUDGET": "5000",
+            "VISUAL_CROSSING_COOLDOWN": "60",
+            "VISUAL_CROSSING_AUTH_COOLDOWN": "7200",
+            "VISUAL_CROSSING_RETRIES": "0",
+        }
+    )
+    assert settings.api_daily_budget == 5000
+    assert settings.api_cooldown_seconds == 60.0
+    assert settings.api_auth_cooldown_seconds == 7200.0
+    assert settings.api_retries == 0
+
+
+def test_the_timer_interval_is_raised_to_fit_the_daily_budget_with_the_api():
+    # 10 cities every 60 s would be 14,400 queries a day; 1,000 allow one round every 864 s.
+    settings = Settings.from_env({"VISUAL_CROSSING_API_KEY": "k", "WEATHER_INTERVAL": "60"})
+    assert settings.requested_interval_seconds == 60.0
+    assert settings.interval_seconds == 864.0
+
+
+def test_an_interval_within_the_budget_is_kept():
+    settings = Settings.from_env(
+        {"VISUAL_CROSSING_API_KEY": "k", "WEATHER_INTERVAL": "900", "WEATHER_CITIES": "Paris"}
+    )
+    assert settings.interval_seconds == 900.0
+
+
+def test_without_a_key_the_interval_is_never_raised():
+    settings = Settings.from_env({"WEATHER_INTERVAL": "1"})
+    assert settings.interval_seconds == 1.0
+    assert settings.requested_interval_seconds == 1.0

@@ -1,10 +1,12 @@
 """The Visual Crossing adapter against a fake server on 127.0.0.1."""
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,31 +14,64 @@ from aiohttp import web
 
 from weather_app.cities import City
 from weather_app.settings import Settings
+from weather_app.sources.backoff import RetryPolicy, backoff_schedule
 from weather_app.sources.fetcher import WeatherFetcher
 
 API_KEY = "test-key-3f9c1d"
 PARIS = City("Paris", "FR", 48.8566, 2.3522, "PAR")
+TOKYO = City("Tokyo", "JP", 35.6762, 139.6503, "TYO")
 TIMELINE = json.loads((Path(__file__).parent / "fixtures" / "timeline_thunder.json").read_text())
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
+RAND = 0.25  # the injected jitter draw
+TRANSIENT_MODES = ["500", "503", "not-json", "truncated-json", "cut-short", "non-utf8", "slow"]
 
 
 class FakeVisualCrossing:
+    """Answers each request by the next entry of `script`, then by `mode` (per location in
+    `by_location` when set)."""
+
     def __init__(self) -> None:
         self.mode = "ok"
+        self.script: list[str] = []
+        self.by_location: dict[str, str] = {}
         self.requests: list[web.Request] = []
+        self.released = asyncio.Event()  # ends "slow" answers, so teardown does not wait
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(request)
-        if self.mode == "ok":
+        location = request.match_info["location"]
+        mode = self.script.pop(0) if self.script else self.by_location.get(location, self.mode)
+        if mode == "ok":
             return web.json_response(TIMELINE)
-        if self.mode == "401":
+        if mode == "400":
+            return web.Response(
+                status=400, text="Bad API Request:Invalid location parameter value."
+            )
+        if mode == "401":
             return web.Response(status=401, text=f"No account found with API key '{API_KEY}'")
-        if self.mode == "500":
-            return web.Response(status=500, text="Internal error")
-        if self.mode == "not-json":
+        if mode == "429":
+            return web.Response(status=429, text=f"Maximum daily cost exceeded for key {API_KEY}")
+        if mode in {"500", "503"}:
+            return web.Response(status=int(mode), text="Internal error")
+        if mode == "not-json":
             return web.Response(status=200, text="<html>maintenance</html>")
-        if self.mode == "slow":
-            await asyncio.sleep(5)
+        if mode == "truncated-json":
+            return web.Response(status=200, text=json.dumps(TIMELINE)[:200])
+        if mode == "non-utf8":
+            return web.Response(status=200, body=b'{"currentConditions": "\xff\xfe"}')
+        if mode == "cut-short":
+            # Content-Length promises more than arrives before the connection closes.
+            response = web.StreamResponse(status=200)
+            response.content_length = 100_000
+            response.content_type = "application/json"
+            await response.prepare(request)
+            await response.write(json.dumps(TIMELINE).encode()[:200])
+            assert request.transport is not None
+            request.transport.close()
+            return response
+        if mode == "slow":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.released.wait(), 5)
         return web.json_response({"days": []})
 
 
@@ -51,10 +86,31 @@ async def fake_api() -> AsyncIterator[tuple[FakeVisualCrossing, str]]:
     await site.start()
     port = runner.addresses[0][1]
     yield fake, f"http://127.0.0.1:{port}/timeline"
+    fake.released.set()
     await runner.cleanup()
 
 
-def fetcher_for(base_url: str, api_key: str | None = API_KEY) -> WeatherFetcher:
+class FakeTime:
+    """A monotonic clock that only moves when the fetcher sleeps (or a test says so)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def fetcher_for(
+    base_url: str,
+    api_key: str | None = API_KEY,
+    time: FakeTime | None = None,
+    **overrides: object,
+) -> WeatherFetcher:
     settings = Settings(
         cities=(PARIS,),
         visual_crossing_api_key=api_key,
@@ -62,7 +118,17 @@ def fetcher_for(base_url: str, api_key: str | None = API_KEY) -> WeatherFetcher:
         api_timeout_seconds=0.5,
         simulation_seed=1,
     )
-    return WeatherFetcher(settings)
+    time = time or FakeTime()
+    return WeatherFetcher(
+        replace(settings, **overrides),  # type: ignore[arg-type]
+        clock=time.clock,
+        sleep=time.sleep,
+        rand=lambda: RAND,
+    )
+
+
+def locations(fake: FakeVisualCrossing) -> list[str]:
+    return [request.match_info["location"] for request in fake.requests]
 
 
 async def test_api_reading_with_the_documented_query(fake_api):
@@ -80,7 +146,7 @@ async def test_api_reading_with_the_documented_query(fake_api):
     assert query["key"] == API_KEY
 
 
-@pytest.mark.parametrize("mode", ["401", "500", "not-json", "slow", "missing-fields"])
+@pytest.mark.parametrize("mode", ["401", "429", "400", *TRANSIENT_MODES, "missing-fields"])
 async def test_any_failure_falls_back_to_simulation_without_leaking_the_key(fake_api, mode, caplog):
     fake, base_url = fake_api
     fake.mode = mode
@@ -109,3 +175,201 @@ async def test_without_a_key_no_request_is_made(fake_api):
         [reading] = await fetcher.fetch_all(NOW)
     assert reading.data_origin == "simulated"
     assert fake.requests == []
+
+
+# Retries with backoff and jitter
+
+
+@pytest.mark.parametrize("mode", TRANSIENT_MODES)
+async def test_a_transient_fault_is_retried_after_a_jittered_backoff(fake_api, mode):
+    fake, base_url = fake_api
+    fake.script = [mode, mode]
+    time = FakeTime()
+    fetcher = fetcher_for(base_url, time=time)
+    async with fetcher:
+        [reading] = await fetcher.fetch_all(NOW)
+    assert reading.data_origin == "api"
+    assert len(fake.requests) == 3
+    assert time.sleeps == backoff_schedule(RetryPolicy(attempts=3), lambda: RAND)
+    assert time.sleeps == [0.3125, 0.625]
+
+
+async def test_retries_are_bounded_by_the_configured_number(fake_api, caplog):
+    fake, base_url = fake_api
+    fake.mode = "503"
+    time = FakeTime()
+    fetcher = fetcher_for(base_url, time=time, api_retries=1)
+    async with fetcher:
+        [reading] = await fetcher.fetch_all(NOW)
+    assert reading.data_origin == "simulated"
+    assert len(fake.requests) == 2
+    assert time.sleeps == [0.3125]
+    assert "retrying in 0.3s (try 2 of 2)" in caplog.text
+    assert "HTTP 503: Internal error); using simulated data" in caplog.text
+
+
+async def test_no_retry_that_would_not_end_within_the_round(fake_api):
+    fake, base_url = fake_api
+    fake.mode = "500"
+    time = FakeTime()
+    # A 1 s round with tries of up to 0.5 s: the first wait (0.3125 s) and a try still fit,
+    # the second (0.625 s after 0.3125 s spent) would not, so the third try is never made.
+    fetcher = fetcher_for(base_url, time=time, interval_seconds=1.0)
+    async with fetcher:
+        [reading] = await fetcher.fetch_all(NOW)
+    assert reading.data_origin == "simulated"
+    assert len(fake.requests) == 2
+    assert time.sleeps == [0.3125]
+
+
+@pytest.mark.parametrize("mode", ["400", "missing-fields"])
+async def test_a_bad_location_or_an_incomplete_answer_is_not_retried(fake_api, mode, caplog):
+    fake, base_url = fake_api
+    fake.mode = mode
+    time = FakeTime()
+    fetcher = fetcher_for(base_url, time=time)
+    async with fetcher:
+        [reading] = await fetcher.fetch_all(NOW)
+    assert reading.data_origin == "simulated"
+    assert len(fake.requests) == 1
+    assert time.sleeps == []
+
+
+async def test_a_bad_location_only_affects_its_city(fake_api, caplog):
+    fake, base_url = fake_api
+    fake.by_location["48.8566,2.3522"] = "400"
+    fetcher = fetcher_for(base_url, cities=(PARIS, TOKYO))
+    async with fetcher:
+        paris, tokyo = await fetcher.fetch_all(NOW)
+    assert (paris.data_origin, tokyo.data_origin) == ("simulated", "api")
+    assert sorted(locations(fake)) == ["35.6762,139.6503", "48.8566,2.3522"]
+    assert "HTTP 400: Bad API Request:Invalid location parameter value." in caplog.text
+
+
+# Cool-downs
+
+
+async def test_429_stops_every_call_for_the_cool_down_then_calls_again(fake_api, caplog):
+    fake, base_url = fake_api
+    fake.script = ["429"]
+    # One request at a time, so Tokyo waits while Paris gets the 429.
+    fetcher = fetcher_for(
+        base_url, cities=(PARIS, TOKYO), api_concurrency=1, api_cooldown_seconds=900
+    )
+    async with fetcher:
+        first = await fetcher.fetch_all(NOW)
+        during = await fetcher.fetch_all(NOW + timedelta(seconds=899))
+        assert len(fake.requests) == 1
+        after = await fetcher.fetch_all(NOW + timedelta(seconds=900))
+    assert [r.data_origin for r in first + during] == ["simulated"] * 4
+    assert [r.data_origin for r in after] == ["api", "api"]
+    assert len(fake.requests) == 3
+    assert caplog.text.count("no API calls for 900s") == 1
+    assert API_KEY not in caplog.text
+
+
+async def test_the_429_cool_down_is_configurable(fake_api):
+    fake, base_url = fake_api
+    fake.script = ["429"]
+    fetcher = fetcher_for(base_url, api_cooldown_seconds=60)
+    async with fetcher:
+        await fetcher.fetch_all(NOW)
+        [reading] = await fetcher.fetch_all(NOW + timedelta(seconds=60))
+    assert reading.data_origin == "api"
+    assert len(fake.requests) == 2
+
+
+async def test_401_stops_calls_for_the_longer_auth_cool_down_and_redacts_the_key(fake_api, caplog):
+    fake, base_url = fake_api
+    fake.script = ["401"]
+    fetcher = fetcher_for(base_url, api_cooldown_seconds=900, api_auth_cooldown_seconds=3600)
+    with caplog.at_level(logging.DEBUG):
+        async with fetcher:
+            await fetcher.fetch_all(NOW)
+            [during] = await fetcher.fetch_all(NOW + timedelta(seconds=3599))
+            assert len(fake.requests) == 1
+            [after] = await fetcher.fetch_all(NOW + timedelta(seconds=3600))
+    assert during.data_origin == "simulated"
+    assert after.data_origin == "api"
+    assert "HTTP 401: No account found with API key '***'" in caplog.text
+    assert "check VISUAL_CROSSING_API_KEY" in caplog.text
+    assert API_KEY not in caplog.text
+
+
+async def test_a_cool_down_is_not_retried_within_the_round(fake_api):
+    fake, base_url = fake_api
+    fake.mode = "429"
+    time = FakeTime()
+    fetcher = fetcher_for(base_url, time=time)
+    async with fetcher:
+        await fetcher.fetch_all(NOW)
+    assert len(fake.requests) == 1
+    assert time.sleeps == []
+
+
+# Recovery and robustness
+
+
+async def test_the_next_successful_call_returns_the_city_to_api(fake_api, caplog):
+    fake, base_url = fake_api
+    fake.script = ["500"]
+    fetcher = fetcher_for(base_url, api_retries=0)
+    caplog.set_level(logging.INFO)
+    async with fetcher:
+        [faulty] = await fetcher.fetch_all(NOW)
+        [recovered] = await fetcher.fetch_all(NOW + timedelta(minutes=15))
+    assert (faulty.data_origin, recovered.data_origin) == ("simulated", "api")
+    assert "Visual Crossing is answering again for Paris" in caplog.text
+
+
+async def test_an_unexpected_error_falls_back_without_leaking_the_key(
+    fake_api, monkeypatch, caplog
+):
+    fake, base_url = fake_api
+
+    def explode(city: City, payload: object) -> None:
+        raise RuntimeError(f"boom {API_KEY}")
+
+    monkeypatch.setattr("weather_app.sources.fetcher.parse_timeline", explode)
+    fetcher = fetcher_for(base_url)
+    async with fetcher:
+        [reading] = await fetcher.fetch_all(NOW)
+    assert reading.data_origin == "simulated"
+    assert len(fake.requests) == 1
+    assert "unexpected error: RuntimeError" in caplog.text
+    assert API_KEY not in caplog.text
+
+
+# Quota guard
+
+
+async def test_a_raised_interval_is_logged_once_at_start(fake_api, caplog):
+    _, base_url = fake_api
+    settings = Settings.from_env(
+        {"VISUAL_CROSSING_API_KEY": API_KEY, "VISUAL_CROSSING_BASE_URL": base_url}
+    )
+    assert settings.interval_seconds == 864.0
+    with caplog.at_level(logging.INFO):
+        async with WeatherFetcher(settings):
+            pass
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "WEATHER_INTERVAL=60s" in warnings[0]
+    assert "every 864s" in warnings[0]
+    assert API_KEY not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"VISUAL_CROSSING_API_KEY": API_KEY, "WEATHER_INTERVAL": "864"},
+        {"WEATHER_INTERVAL": "1"},
+    ],
+)
+async def test_no_quota_warning_when_the_interval_fits_or_without_a_key(fake_api, env, caplog):
+    _, base_url = fake_api
+    settings = Settings.from_env({**env, "VISUAL_CROSSING_BASE_URL": base_url})
+    with caplog.at_level(logging.INFO):
+        async with WeatherFetcher(settings):
+            pass
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
