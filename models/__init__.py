@@ -2,10 +2,18 @@
 
 from models.readings import (
     ENRICHED_FIELDS,
+    DeadLetter,
     EnrichedReading,
     FreshnessAlert,
     Observation,
     RawReading,
 )
 
-__all__ = ["ENRICHED_FIELDS", "EnrichedReading", "FreshnessAlert", "Observation", "RawReading"]
+__all__ = [
+    "ENRICHED_FIELDS",
+    "DeadLetter",
+    "EnrichedReading",
+    "FreshnessAlert",
+    "Observation",
+    "RawReading",
+]

@@ -69,3 +69,20 @@ class FreshnessAlert(faust.Record, include_metadata=False, serializer="json"):
     age_seconds: float
     threshold_seconds: float
     detected_at: str
+
+
+class DeadLetter(faust.Record, include_metadata=False, serializer="json"):
+    """On the dead-letter topic: a raw message that could not be enriched, and why.
+
+    The original key and value are kept byte for byte (base64), with where they came from.
+    """
+
+    reason: str
+    detail: str
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    source_timestamp: str
+    failed_at: str
+    original_key_base64: str | None
+    original_value_base64: str | None

@@ -26,6 +26,7 @@ app = faust.App(
     key_serializer="raw",
     value_serializer="raw",
     producer_acks=-1,
+    processing_guarantee=settings.processing_guarantee,
     broker_session_timeout=settings.session_timeout_seconds,
     broker_heartbeat_interval=settings.session_timeout_seconds / 10,
     web_host=settings.web_host,
@@ -46,6 +47,10 @@ raw_topic = app.topic(
 )
 enriched_topic = app.topic(
     settings.enriched_topic, key_type=bytes, value_type=bytes, partitions=settings.partitions
+)
+# Raw messages that could not be enriched, with the reason and the original bytes.
+dlq_topic = app.topic(
+    settings.dlq_topic, key_type=bytes, value_type=bytes, partitions=settings.partitions
 )
 alerts_topic = app.topic(
     settings.alerts_topic, key_type=bytes, value_type=bytes, partitions=settings.partitions

@@ -31,10 +31,14 @@ class Settings:
     broker_wait_seconds: float = 15.0
     # How long a silent worker keeps its partitions: after a crash the others take over then.
     session_timeout_seconds: float = 30.0
+    # "at_least_once" (Faust's default) or "exactly_once" (Kafka transactions: no duplicate
+    # enriched records after a crash, for consumers reading with isolation read_committed).
+    processing_guarantee: str = "at_least_once"
     app_id: str = "weather-speed-layer"
     raw_topic: str = "weather_raw"
     enriched_topic: str = "weather_data_v2"
     alerts_topic: str = "weather_alerts"
+    dlq_topic: str = "weather_data_dlq"
     partitions: int = 6
     interval_seconds: float = 60.0
     cities: tuple[City, ...] = DEFAULT_CITIES
@@ -101,11 +105,18 @@ class Settings:
                 defaults.session_timeout_seconds,
                 "seconds in 6..300 (the broker's allowed range)",
             ),
+            processing_guarantee=read(
+                "WEATHER_PROCESSING_GUARANTEE",
+                _choice("at_least_once", "exactly_once"),
+                defaults.processing_guarantee,
+                "at_least_once or exactly_once",
+            ),
             app_id=read("WEATHER_APP_ID", _name, defaults.app_id, "a non-empty name"),
             raw_topic=read("WEATHER_RAW_TOPIC", _name, defaults.raw_topic, "a topic name"),
             enriched_topic=read(
                 "WEATHER_ENRICHED_TOPIC", _name, defaults.enriched_topic, "a topic name"
             ),
+            dlq_topic=read("WEATHER_DLQ_TOPIC", _name, defaults.dlq_topic, "a topic name"),
             alerts_topic=read("WEATHER_ALERTS_TOPIC", _name, defaults.alerts_topic, "a topic name"),
             partitions=read(
                 "WEATHER_PARTITIONS", _bounded_int(1, 1000), defaults.partitions, "1..1000"
@@ -209,6 +220,15 @@ def _positive_float(raw: str) -> float:
     if not value > 0 or value == float("inf"):
         raise ValueError(raw)
     return value
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in allowed:
+            raise ValueError(raw)
+        return raw
+
+    return parse
 
 
 def _bounded_float(low: float, high: float) -> Callable[[str], float]:

@@ -46,7 +46,12 @@ def app_topics(settings: Settings) -> list[NewTopic]:
     replication = app.conf.topic_replication_factor
     topics = [
         NewTopic(name, settings.partitions, replication)
-        for name in (settings.raw_topic, settings.enriched_topic, settings.alerts_topic)
+        for name in (
+            settings.raw_topic,
+            settings.enriched_topic,
+            settings.dlq_topic,
+            settings.alerts_topic,
+        )
     ]
     for table in app.tables.values():
         changelog = table.changelog_topic

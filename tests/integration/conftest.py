@@ -5,17 +5,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from influxdb_client.client.bucket_api import BucketsApi
-from influxdb_client.client.influxdb_client import InfluxDBClient
 
-from tests.integration.support import AppEnv, ScriptService, free_port, unique_name
+from tests.integration.support import (
+    AppEnv,
+    ScriptService,
+    free_port,
+    temporary_bucket,
+    unique_name,
+)
 from weather_app.influx import InfluxTarget
 
 INFLUX_ORG = "speed_org"
 
 
 @pytest.fixture(scope="session")
-def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def kafka_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScriptService]:
+    """The session's broker; fault tests stop and start it (same port and data)."""
     port, controller_port = free_port(), free_port()
     service = ScriptService(
         "kafka.sh",
@@ -26,11 +31,17 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "KAFKA_DATA_DIR": str(tmp_path_factory.mktemp("kafka")),
         },
     )
+    service.address = f"127.0.0.1:{port}"
     service.up()
     try:
-        yield f"127.0.0.1:{port}"
+        yield service
     finally:
         service.down()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(kafka_service: ScriptService) -> str:
+    return kafka_service.address
 
 
 @pytest.fixture
@@ -64,15 +75,5 @@ def influxdb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influx
 @pytest.fixture
 def influxdb(influxdb_server: InfluxTarget) -> Iterator[InfluxTarget]:
     """A fresh bucket per test, so tests that write the same cities never see each other."""
-    bucket = unique_name("bucket")
-    with InfluxDBClient(
-        url=influxdb_server.url, token=influxdb_server.token, org=influxdb_server.org
-    ) as client:
-        buckets: BucketsApi = client.buckets_api()
-        created = buckets.create_bucket(bucket_name=bucket, org=influxdb_server.org)
-        try:
-            yield InfluxTarget(
-                influxdb_server.url, influxdb_server.org, bucket, influxdb_server.token
-            )
-        finally:
-            buckets.delete_bucket(created)
+    with temporary_bucket(influxdb_server) as target:
+        yield target

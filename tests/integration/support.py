@@ -10,16 +10,35 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
+from influxdb_client.client.influxdb_client import InfluxDBClient
+
+from weather_app.influx import InfluxTarget
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def wait_until(
+    condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.5
+) -> Any:
+    """Poll `condition` until it returns something truthy (returned), failing after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
 
 
 def free_port() -> int:
@@ -50,6 +69,10 @@ class AppEnv:
         return f"{self.app_id}-enriched"
 
     @property
+    def dlq_topic(self) -> str:
+        return f"{self.app_id}-dlq"
+
+    @property
     def alerts_topic(self) -> str:
         return f"{self.app_id}-alerts"
 
@@ -64,6 +87,7 @@ class AppEnv:
             "WEATHER_RAW_TOPIC": self.raw_topic,
             "WEATHER_ENRICHED_TOPIC": self.enriched_topic,
             "WEATHER_ALERTS_TOPIC": self.alerts_topic,
+            "WEATHER_DLQ_TOPIC": self.dlq_topic,
             "WEATHER_DATADIR": str(self.workdir / "data"),
             "WEATHER_WEB_PORT": str(free_port()),
             "KAFKA_CONNECT_WAIT": "5",
@@ -134,9 +158,10 @@ def read_topic(
     topic: str,
     until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
     timeout: float,
+    isolation: str = "read_uncommitted",
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Read `topic` from the beginning until `until(records)` holds or `timeout` passes."""
-    return asyncio.run(_read_topic(broker, topic, until, time.monotonic() + timeout))
+    return asyncio.run(_read_topic(broker, topic, until, time.monotonic() + timeout, isolation))
 
 
 async def _read_topic(
@@ -144,6 +169,7 @@ async def _read_topic(
     topic: str,
     until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
     deadline: float,
+    isolation: str,
 ) -> list[ConsumerRecord[bytes, bytes]]:
     records: list[ConsumerRecord[bytes, bytes]] = []
     while await _partitions(broker, topic) == 0:
@@ -156,6 +182,7 @@ async def _read_topic(
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        isolation_level=isolation,
     )
     await consumer.start()
     try:
@@ -190,9 +217,47 @@ class ScriptService:
     def __init__(self, script: str, env: dict[str, str]) -> None:
         self.script = str(REPO / "scripts" / script)
         self.env = env
+        self.address = ""
 
     def up(self) -> None:
         subprocess.run([self.script, "up"], env=self.env, check=True, timeout=300)
 
     def down(self) -> None:
         subprocess.run([self.script, "down"], env=self.env, check=True, timeout=120)
+
+
+@contextmanager
+def temporary_bucket(server: InfluxTarget) -> Iterator[InfluxTarget]:
+    """A new bucket on `server`, deleted afterwards, so tests never see each other's points."""
+    with InfluxDBClient(url=server.url, token=server.token, org=server.org) as client:
+        buckets = client.buckets_api()
+        created = buckets.create_bucket(bucket_name=unique_name("bucket"), org=server.org)
+        try:
+            yield InfluxTarget(server.url, server.org, created.name, server.token)
+        finally:
+            buckets.delete_bucket(created)
+
+
+def flux(target: InfluxTarget, query: str) -> list[dict[str, Any]]:
+    with InfluxDBClient(url=target.url, token=target.token, org=target.org) as client:
+        tables = client.query_api().query(query)
+    return [record.values for table in tables for record in table.records]
+
+
+def send_enriched(broker: str, topic: str, values: list[dict[str, Any]]) -> None:
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker)
+        await producer.start()
+        try:
+            for value in values:
+                await producer.send_and_wait(
+                    topic, key=orjson.dumps(value["city"]), value=orjson.dumps(value)
+                )
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def telegraf_errors(log: Path) -> list[str]:
+    return [line for line in log.read_text().splitlines() if " E! " in line]

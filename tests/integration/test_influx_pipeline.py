@@ -1,26 +1,27 @@
 """Worker -> Kafka -> Telegraf -> InfluxDB 2, all real processes on loopback."""
 
-import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
-from influxdb_client.client.influxdb_client import InfluxDBClient
 
 from tests.integration.support import (
     AppEnv,
     ScriptService,
     Worker,
+    flux,
     free_port,
     partition_count,
     read_topic,
     run_command,
+    send_enriched,
+    telegraf_errors,
     unique_name,
+    wait_until,
 )
 from weather_app.cities import DEFAULT_CITIES
 from weather_app.influx import InfluxTarget
@@ -41,7 +42,7 @@ INT_FIELDS = ("is_rain", "is_storm")
 @pytest.fixture
 def pipeline_env(app_env: AppEnv, influxdb: InfluxTarget) -> AppEnv:
     app_env.extra.update(
-        WEATHER_INTERVAL="1",
+        WEATHER_INTERVAL="3",
         INFLUXDB_URL=influxdb.url,
         INFLUXDB_ORG=influxdb.org,
         INFLUXDB_BUCKET=influxdb.bucket,
@@ -75,12 +76,6 @@ def telegraf(pipeline_env: AppEnv, telegraf_log: Path) -> Iterator[ScriptService
         service.down()
 
 
-def flux(target: InfluxTarget, query: str) -> list[dict[str, Any]]:
-    with InfluxDBClient(url=target.url, token=target.token, org=target.org) as client:
-        tables = client.query_api().query(query)
-    return [record.values for table in tables for record in table.records]
-
-
 def weather_points(target: InfluxTarget, field: str = "temperature") -> list[dict[str, Any]]:
     return flux(
         target,
@@ -99,45 +94,13 @@ def points_per_city(target: InfluxTarget) -> dict[str, int]:
     return counts
 
 
-def wait_for(
-    condition: Callable[[], Any], timeout: float, interval: float = 1.0, what: str = ""
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-def send_enriched(broker: str, topic: str, values: list[dict[str, Any]]) -> None:
-    async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=broker)
-        await producer.start()
-        try:
-            for value in values:
-                await producer.send_and_wait(
-                    topic, key=orjson.dumps(value["city"]), value=orjson.dumps(value)
-                )
-        finally:
-            await producer.stop()
-
-    asyncio.run(send())
-
-
-def telegraf_errors(log: Path) -> list[str]:
-    return [line for line in log.read_text().splitlines() if " E! " in line]
-
-
 def test_every_city_lands_in_influxdb_at_its_observation_time(
     pipeline_env: AppEnv, influxdb: InfluxTarget, telegraf: ScriptService, telegraf_log: Path
 ):
     worker = Worker(pipeline_env)
     try:
         # Two rounds of the worker's timer, so it is running when `check` asks.
-        wait_for(
+        wait_until(
             lambda: (
                 all(count >= 2 for count in points_per_city(influxdb).values())
                 and points_per_city(influxdb).keys() >= CITIES
@@ -164,7 +127,7 @@ def test_every_city_lands_in_influxdb_at_its_observation_time(
     def stored() -> dict[tuple[str, datetime], dict[str, Any]]:
         return {(point["city"], point["_time"]): point for point in weather_points(influxdb)}
 
-    points = wait_for(
+    points = wait_until(
         lambda: (found := stored()).keys() >= expected.keys() and found,
         timeout=30,
         what="every published record in InfluxDB",
@@ -184,8 +147,8 @@ def test_every_city_lands_in_influxdb_at_its_observation_time(
     assert check_running.returncode == 0, check_running.stdout + check_running.stderr
     assert "all 10 cities fresh" in check_running.stdout
 
-    # With the worker gone for more than 2 x the interval, every city is stale.
-    time.sleep(4)
+    # With the worker gone for more than 2 x the interval (6 s), every city is stale.
+    time.sleep(8)
     check_stopped = run_command(pipeline_env, "check")
     assert check_stopped.returncode == 1, check_stopped.stdout + check_stopped.stderr
     assert check_stopped.stdout.count("STALE") == len(CITIES)
@@ -215,13 +178,13 @@ def test_a_replayed_record_overwrites_its_point_instead_of_adding_one(
     }
     marker = {**original, "timestamp": format_rfc3339(observed + timedelta(minutes=1))}
     send_enriched(pipeline_env.broker, pipeline_env.enriched_topic, [original])
-    wait_for(lambda: weather_points(influxdb), timeout=30, what="the first point")
+    wait_until(lambda: weather_points(influxdb), timeout=30, what="the first point")
 
     # Same city, tags and timestamp again (also with a corrected value), then a marker on the
     # same key and so the same partition: once the marker is stored, the replays were read.
     replays = [original, {**original, "temperature": 7.75}]
     send_enriched(pipeline_env.broker, pipeline_env.enriched_topic, [*replays, marker])
-    points = wait_for(
+    points = wait_until(
         lambda: len(found := weather_points(influxdb)) >= 2 and found,
         timeout=30,
         what="the marker point",

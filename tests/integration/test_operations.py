@@ -12,26 +12,14 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-import pytest
 from aiokafka import AIOKafkaProducer
 
-from tests.integration.support import REPO, AppEnv, Worker, read_topic, run_command
+from tests.integration.support import REPO, AppEnv, Worker, read_topic, run_command, wait_until
 from weather_app.cities import DEFAULT_CITIES
 from weather_app.timeutil import format_rfc3339
 
 CITIES = [city.name for city in DEFAULT_CITIES]
 ARTIFACTS = REPO / "test-artifacts"
-
-
-def wait_until(condition, timeout: float, what: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def city_documents(worker: Worker) -> dict[str, dict[str, Any]]:
@@ -157,10 +145,11 @@ def test_replay_republishes_exactly_the_window_enriched_as_before(app_env: AppEn
     finally:
         assert worker.stop() == 0
     raw = raw_records_with_times(app_env)
+    # The last round may have been published but not enriched before the worker stopped; the
+    # window below ends well before it.
     first_pass = read_topic(
-        app_env.broker, app_env.enriched_topic, until=lambda r: len(r) >= len(raw), timeout=30
+        app_env.broker, app_env.enriched_topic, until=lambda r: len(r) >= len(raw), timeout=10
     )
-    assert len(first_pass) == len(raw)
     enriched_before = {
         (value["city"], value["timestamp"]): record.value
         for record in first_pass
@@ -172,6 +161,10 @@ def test_replay_republishes_exactly_the_window_enriched_as_before(app_env: AppEn
     window_to = times[2 * len(times) // 3] // 1000 * 1000
     in_window = [r for r in raw if window_from <= r.timestamp <= window_to]
     assert 0 < len(in_window) < len(raw)
+    window_readings = {
+        (v["city"], v["timestamp"]) for v in map(orjson.loads, (r.value for r in in_window))
+    }
+    assert window_readings <= enriched_before.keys()
 
     result = run_command(
         app_env, "replay", "--from", as_rfc3339(window_from), "--to", as_rfc3339(window_to)
@@ -203,7 +196,9 @@ def offsets_after(first_pass, record) -> int:
 
 
 def test_a_city_that_stops_reporting_raises_one_stale_and_one_fresh_alert(app_env: AppEnv):
-    app_env.extra.update(WEATHER_INTERVAL="1", WEATHER_CITIES="London")
+    # Stale after 2 x 2 s of silence; a slower interval than the other tests leaves London
+    # room to stay fresh on a loaded 2-core machine.
+    app_env.extra.update(WEATHER_INTERVAL="2", WEATHER_CITIES="London")
     worker = Worker(app_env)
 
     async def report(moment: datetime) -> None:
@@ -239,7 +234,7 @@ def test_a_city_that_stops_reporting_raises_one_stale_and_one_fresh_alert(app_en
         stale = wait_until(
             lambda: [a for a in alerts() if a["city"] == "Paris"], 30, "Paris turning stale"
         )
-        time.sleep(4)  # several monitor ticks with Paris still silent: no repeated alert
+        time.sleep(6)  # several monitor ticks with Paris still silent: no repeated alert
         assert [a["state"] for a in alerts() if a["city"] == "Paris"] == ["stale"]
         asyncio.run(report(datetime.now(UTC)))
         paris = wait_until(
@@ -249,7 +244,7 @@ def test_a_city_that_stops_reporting_raises_one_stale_and_one_fresh_alert(app_en
         )
         # (Silent again afterwards, Paris turns stale once more: a third event may follow.)
         assert [a["state"] for a in paris[:2]] == ["stale", "fresh"], paris
-        assert stale[0]["threshold_seconds"] == 2.0
+        assert stale[0]["threshold_seconds"] == 4.0
         assert [a for a in alerts() if a["city"] == "London"] == []
         assert "Paris is stale" in worker.log()
     finally:

@@ -1,5 +1,6 @@
 """The enrich agent on Faust's in-memory test context: no broker needed."""
 
+import base64
 from unittest.mock import AsyncMock, patch
 
 import orjson
@@ -7,7 +8,7 @@ import pytest
 
 from agents.enrich import enrich_readings
 from models import ENRICHED_FIELDS
-from weather_app.app import enriched_topic, history, last_seen
+from weather_app.app import dlq_topic, enriched_topic, history, last_seen, raw_topic
 
 
 def raw_message(city: str, timestamp: str, temperature: float, precipitation: float = 0.0):
@@ -29,6 +30,12 @@ def raw_message(city: str, timestamp: str, temperature: float, precipitation: fl
 @pytest.fixture
 def sent():
     with patch.object(enriched_topic, "send", new_callable=AsyncMock) as send:
+        yield send
+
+
+@pytest.fixture(autouse=True)
+def dead_letters():
+    with patch.object(dlq_topic, "send", new_callable=AsyncMock) as send:
         yield send
 
 
@@ -81,14 +88,34 @@ async def test_a_late_reading_does_not_move_last_seen_back(sent):
     assert last_seen["Paris"]["count"] == 2
 
 
-async def test_malformed_messages_are_skipped_and_the_agent_keeps_going(sent, caplog):
+async def test_bad_messages_go_to_dead_letters_and_the_agent_keeps_going(
+    sent, dead_letters, caplog
+):
+    too_hot = raw_message("Paris", "2026-11-27T12:00:00Z", 99.0)
     async with enrich_readings.test_context() as agent:
         await agent.put(key=b'"Paris"', value=b"{broken")
-        await agent.put(key=b'"Paris"', value=raw_message("Paris", "2026-11-27T12:00:00Z", 99.0))
+        await agent.put(key=b'"Paris"', value=too_hot)
         await agent.put(key=b'"Paris"', value=raw_message("Paris", "2026-11-27T12:00:00Z", 9.0))
     assert sent.await_count == 1
+    letters = [orjson.loads(call.kwargs["value"]) for call in dead_letters.await_args_list]
+    assert [letter["reason"] for letter in letters] == ["not_json", "out_of_range"]
+    assert base64.b64decode(letters[0]["original_value_base64"]) == b"{broken"
+    assert base64.b64decode(letters[1]["original_value_base64"]) == too_hot
+    assert base64.b64decode(letters[1]["original_key_base64"]) == b'"Paris"'
+    assert [letter["source_offset"] for letter in letters] == [0, 1]
+    assert all(letter["source_topic"] == raw_topic.get_topic_name() for letter in letters)
+    assert [call.kwargs["key"] for call in dead_letters.await_args_list] == [b'"Paris"'] * 2
     assert "not_json" in caplog.text
     assert "out_of_range" in caplog.text
+
+
+async def test_an_unexpected_error_dead_letters_one_message_only(sent, dead_letters):
+    with patch("agents.enrich.process_reading", side_effect=[ZeroDivisionError("bug"), None]):
+        async with enrich_readings.test_context() as agent:
+            await agent.put(key=b'"Paris"', value=raw_message("Paris", "2026-11-27T12:00:00Z", 9.0))
+    [letter] = [orjson.loads(call.kwargs["value"]) for call in dead_letters.await_args_list]
+    assert letter["reason"] == "processing_error"
+    assert "ZeroDivisionError" in letter["detail"]
 
 
 async def test_a_foreign_message_key_does_not_crash_the_agent(sent):
