@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help venv tools run test lint typecheck unit integration kafka-up kafka-down stack-up stack-down clean
+.PHONY: help venv tools run test bench lint typecheck unit integration kafka-up kafka-down stack-up stack-down clean
 
 help:
 	@echo "make run         local Kafka + one worker with simulated weather + live view (Ctrl-C stops)"
@@ -13,6 +13,7 @@ help:
 	@echo "make kafka-down  stop it"
 	@echo "make stack-up    Kafka + InfluxDB 2 + Telegraf (WITH_WORKER=1: + one worker); make stack-down"
 	@echo "make tools       build Telegraf and InfluxDB from the Go module proxy (cached, ~8 min once)"
+	@echo "make bench       benchmarks into BENCHMARKS.md (~7 min)"
 
 $(INSTALLED): setup.cfg pyproject.toml
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/venv.sh
@@ -58,6 +59,11 @@ integration: venv tools
 
 test: lint typecheck tools
 	$(BIN)/pytest
+
+# Throughput, latency, scaling and memory against a plain aiokafka loop and Quix Streams, on its
+# own Kafka; writes BENCHMARKS.md (about 7 minutes on 2 cores; `BENCH_ARGS=--quick` for a taste).
+bench: venv
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

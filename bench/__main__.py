@@ -1,0 +1,71 @@
+"""`python -m bench [--quick | --n N] ...`: run the benchmarks and write BENCHMARKS.md."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bench import report
+from bench.run import Options, as_json, log, quoted_command, run
+
+CONTENDERS = ("pure", "aiokafka", "quix", "faust1", "faust2")
+
+
+def parse(argv: list[str]) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--n", type=int, default=None, help="raw readings (default 200000)")
+    parser.add_argument(
+        "--quick", action="store_true", help="20,000 readings, 5 s latency, 8 s profile"
+    )
+    parser.add_argument("--latency-rate", type=int, default=1000, help="readings/s (1000)")
+    parser.add_argument("--latency-seconds", type=float, default=None, help="seconds (20)")
+    parser.add_argument("--profile-seconds", type=int, default=None, help="py-spy seconds (20)")
+    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
+    parser.add_argument("--no-latency", action="store_true", help="skip the latency run")
+    parser.add_argument(
+        "--only", default=",".join(CONTENDERS), help=f"comma-separated subset of {CONTENDERS}"
+    )
+    parser.add_argument("--broker", help="use this broker (host:port) instead of starting one")
+    parser.add_argument("--output", type=Path, default=None, help="markdown (BENCHMARKS.md)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep logs here")
+    args = parser.parse_args(argv)
+    chosen = tuple(name for name in args.only.split(",") if name)
+    unknown = set(chosen) - set(CONTENDERS)
+    if unknown:
+        parser.error(f"unknown contenders: {sorted(unknown)}")
+    options = Options(command=quoted_command(argv), contenders=chosen)
+    if args.quick:
+        options.n, options.latency_seconds, options.profile_seconds = 20_000, 5.0, 8
+    if args.n is not None:
+        options.n = args.n
+    if options.n < 100:
+        parser.error("--n must be at least 100")
+    if args.latency_seconds is not None:
+        options.latency_seconds = args.latency_seconds
+    if args.profile_seconds is not None:
+        options.profile_seconds = args.profile_seconds
+    options.latency_rate = args.latency_rate
+    options.profile = not args.no_profile
+    options.latency = not args.no_latency
+    options.broker = args.broker
+    options.workdir = args.workdir
+    if args.output is not None:
+        options.output = args.output
+    options.json_output = args.json
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse(sys.argv[1:] if argv is None else argv)
+    result = run(options)
+    print(report.text_summary(result))
+    report.write(result, options.output)
+    log(f"wrote {options.output}")
+    if options.json_output:
+        options.json_output.write_text(json.dumps(as_json(result), indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,519 @@
+"""Run every contender on the same data on a real local Kafka and report against the targets.
+
+Throughput is measured from the first to the last output record's broker timestamp: every output
+topic is created with `message.timestamp.type=LogAppendTime`, so the broker stamps each record as
+it appends it (millisecond resolution), the same way for every contender, and start-up time is
+not counted. Each Kafka contender reads the same preloaded raw topic with its own consumer group
+and writes its own output topic; the harness only polls end offsets while a contender runs and
+reads the output afterwards, so it takes no CPU from the contender during the timed part.
+"""
+
+import asyncio
+import hashlib
+import importlib.metadata
+import os
+import platform
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from bench.infra import (
+    REPO,
+    Broker,
+    Output,
+    Process,
+    TopicWatch,
+    create_topics,
+    free_port,
+    poll_until,
+    produce,
+    read_all,
+)
+from bench.profiling import SpyProfile, profile_pure_loop, py_spy, record_worker
+from bench.workload import Enricher, readings
+
+TARGETS = {
+    "faust_vs_quix": 1.0,
+    "scaling": 1.6,
+    "p99_ms": 50.0,
+    "rss_mb": 250.0,
+}
+
+
+@dataclass
+class Options:
+    n: int = 200_000
+    latency_rate: int = 1000
+    latency_seconds: float = 20.0
+    profile_seconds: int = 20
+    broker: str | None = None
+    output: Path = REPO / "BENCHMARKS.md"
+    json_output: Path | None = None
+    profile: bool = True
+    contenders: tuple[str, ...] = ("pure", "aiokafka", "quix", "faust1", "faust2")
+    latency: bool = True
+    command: str = ""
+    workdir: Path | None = None
+
+
+@dataclass
+class Result:
+    name: str
+    label: str
+    rate: float | None = None
+    span_s: float | None = None
+    wall_s: float | None = None
+    rss_mb: float | None = None
+    records: int | None = None
+    distinct: int | None = None
+    identical: bool | None = None
+    note: str = ""
+
+
+@dataclass
+class Latency:
+    sent: int = 0
+    received: int = 0
+    achieved_rate: float = 0.0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    max_ms: float | None = None
+    appended_p50_ms: float | None = None
+    appended_p99_ms: float | None = None
+    rss_mb: float | None = None
+    note: str = ""
+
+
+@dataclass
+class Report:
+    options: Options
+    machine: dict[str, str]
+    versions: dict[str, str]
+    preload_rate: float = 0.0
+    preload_s: float = 0.0
+    generate_s: float = 0.0
+    results: list[Result] = field(default_factory=list)
+    latency: Latency | None = None
+    spy: SpyProfile | str | None = None
+    spy_rate: float | None = None
+    pure_profile: str = ""
+    started: str = ""
+    duration_s: float = 0.0
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def machine_facts() -> dict[str, str]:
+    model = "unknown"
+    memory = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    except OSError:
+        pass
+    return {
+        "cores (nproc)": str(len(os.sched_getaffinity(0))),
+        "memory": memory,
+        "CPU model": model,
+        "OS": f"{platform.system()} {platform.release()}",
+    }
+
+
+def versions() -> dict[str, str]:
+    found = {"Python": platform.python_version()}
+    for package in (
+        "faust-streaming",
+        "mode-streaming",
+        "aiokafka",
+        "orjson",
+        "quixstreams",
+        "confluent-kafka",
+        "py-spy",
+    ):
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    try:
+        import confluent_kafka
+
+        found["librdkafka"] = confluent_kafka.libversion()[0]
+    except ImportError:
+        pass
+    pom = (REPO / "kafka" / "pom.xml").read_text()
+    start = pom.find("<kafka.version>") + len("<kafka.version>")
+    found["Apache Kafka"] = pom[start : pom.find("</kafka.version>")]
+    return found
+
+
+def digest(values: list[bytes]) -> str:
+    return hashlib.sha256(b"\n".join(sorted(set(values)))).hexdigest()
+
+
+class Bench:
+    def __init__(self, options: Options, workdir: Path) -> None:
+        self.options = options
+        self.workdir = workdir
+        self.run_id = uuid.uuid4().hex[:6]
+        self.raw_topic = f"bench-{self.run_id}-raw"
+        self.broker = options.broker or ""
+        self.processes: list[Process] = []
+        self.values: list[bytes] = []
+        self.expected: set[bytes] = set()
+        self.report = Report(options, machine_facts(), versions())
+
+    # processes -------------------------------------------------------------------------------
+    def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> Process:
+        process = Process(args, self.workdir / f"{name}.log", env or dict(os.environ), REPO)
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            process.stop()
+
+    def faust_env(self, app_id: str, raw: str, out: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "KAFKA_BROKER": self.broker,
+            "WEATHER_APP_ID": app_id,
+            "WEATHER_RAW_TOPIC": raw,
+            "WEATHER_ENRICHED_TOPIC": out,
+            "WEATHER_ALERTS_TOPIC": f"{app_id}-alerts",
+            "WEATHER_DLQ_TOPIC": f"{app_id}-dlq",  # read by settings that have a dead-letter topic
+            "WEATHER_INTERVAL": "86400",
+            "KAFKA_CONNECT_WAIT": "10",
+        }
+
+    def faust_worker(self, name: str, app_id: str, raw: str, out: str) -> Process:
+        env = self.faust_env(app_id, raw, out)
+        env["WEATHER_DATADIR"] = str(self.workdir / f"{name}-data")
+        env["WEATHER_WEB_PORT"] = str(free_port())
+        return self.spawn(
+            name, [sys.executable, "-m", "faust", "-A", "weather_app", "worker", "-l", "info"], env
+        )
+
+    # phases ----------------------------------------------------------------------------------
+    async def preload(self) -> None:
+        n = self.options.n
+        log(f"generating {n} readings")
+        began = time.perf_counter()
+        records = list(readings(n))
+        self.report.generate_s = time.perf_counter() - began
+        self.values = [value for _, value in records]
+        await create_topics(self.broker, [self.raw_topic])
+        log(f"preloading {n} readings into {self.raw_topic} (6 partitions)")
+        began = time.perf_counter()
+        await produce(self.broker, self.raw_topic, records)
+        self.report.preload_s = time.perf_counter() - began
+        self.report.preload_rate = n / self.report.preload_s
+
+    def pure(self) -> Result:
+        log("pure loop: decode -> enrich -> encode in process")
+        enrich = Enricher()
+        began = time.perf_counter()
+        out = [enrich(value) for value in self.values]
+        elapsed = time.perf_counter() - began
+        encoded = [pair[1] for pair in out if pair is not None]
+        self.expected = set(encoded)
+        self.report.pure_profile = profile_pure_loop(self.values[: min(len(self.values), 20_000)])
+        return Result(
+            "pure",
+            "pure loop (no Kafka)",
+            rate=len(self.values) / elapsed,
+            span_s=elapsed,
+            records=len(encoded),
+            distinct=len(self.expected),
+            identical=True,
+            note=f"{enrich.invalid} invalid",
+        )
+
+    async def kafka_contender(
+        self,
+        name: str,
+        label: str,
+        start: Callable[[str], list[Process]],
+    ) -> Result:
+        out_topic = f"bench-{self.run_id}-{name}-out"
+        await create_topics(self.broker, [out_topic], log_append_time=True)
+        n = self.options.n
+        timeout = 90 + n / 500
+        log(f"{label}: draining {n} readings into {out_topic} (timeout {timeout:.0f}s)")
+        began = time.time()
+        processes = start(out_topic)
+        rss: float | None = None
+        async with TopicWatch(self.broker, out_topic) as watch:
+            count = await watch.wait_for(
+                n, timeout, alive=lambda: all(p.alive() for p in processes)
+            )
+            wall = time.time() - began
+            peaks = [p.peak_rss_mb() for p in processes]
+            known = [peak for peak in peaks if peak is not None]
+            rss = max(known) if known else None
+        note = ""
+        if count < n:
+            dead = [p for p in processes if not p.alive()]
+            note = f"only {count}/{n} in {timeout:.0f}s" + (" (a process exited)" if dead else "")
+            for process in processes:
+                log(f"{label} log tail:\n{process.tail()}")
+        for process in processes:
+            process.stop()
+        output = await read_all(self.broker, out_topic)
+        return self.result_of(name, label, output, wall, rss, note)
+
+    def result_of(
+        self, name: str, label: str, output: Output, wall: float, rss: float | None, note: str
+    ) -> Result:
+        rate = (output.distinct - 1) / output.span_s if output.span_s > 0 else None
+        identical = set(output.values) == self.expected if self.expected else None
+        duplicates = output.records - output.distinct
+        if duplicates:
+            note = (note + "; " if note else "") + f"{duplicates} duplicates"
+        return Result(
+            name,
+            label,
+            rate=rate,
+            span_s=output.span_s,
+            wall_s=wall,
+            rss_mb=rss,
+            records=output.records,
+            distinct=output.distinct,
+            identical=identical,
+            note=note,
+        )
+
+    def start_aiokafka(self, out_topic: str) -> list[Process]:
+        module = [sys.executable, "-m", "bench.aiokafka_loop"]
+        group = f"bench-{self.run_id}-aiokafka"
+        return [self.spawn("aiokafka", [*module, self.broker, self.raw_topic, out_topic, group])]
+
+    def start_quix(self, out_topic: str) -> list[Process]:
+        state = self.workdir / "quix-state"
+        group = f"bench-{self.run_id}-quix"
+        args = [sys.executable, "-m", "bench.quix_app", self.broker, self.raw_topic, out_topic]
+        return [self.spawn("quix", [*args, group, str(state)])]
+
+    def start_faust(self, workers: int) -> Callable[[str], list[Process]]:
+        def start(out_topic: str) -> list[Process]:
+            app_id = f"bench-{self.run_id}-faust{workers}"
+            return [
+                self.faust_worker(f"faust{workers}-{i}", app_id, self.raw_topic, out_topic)
+                for i in range(workers)
+            ]
+
+        return start
+
+    async def latency(self) -> Latency:
+        """A running worker fed at a steady rate: produce -> readable time of every record."""
+        rate, seconds = self.options.latency_rate, self.options.latency_seconds
+        app_id = f"bench-{self.run_id}-latency"
+        raw, out = f"{app_id}-raw", f"{app_id}-out"
+        await create_topics(self.broker, [raw])
+        await create_topics(self.broker, [out], log_append_time=True)
+        warmup = 200
+        total = warmup + int(rate * seconds)
+        pairs = list(readings(total))
+        log(f"latency: one worker, {warmup} warm-up readings, then {rate}/s for {seconds:.0f}s")
+        worker = self.faust_worker("latency", app_id, raw, out)
+        result = Latency()
+        sent_at: dict[tuple[str, str], float] = {}
+        seen_at: dict[tuple[str, str], float] = {}
+        appended_at: dict[tuple[str, str], float] = {}
+        producer = AIOKafkaProducer(bootstrap_servers=self.broker, acks="all")
+        consumer = AIOKafkaConsumer(
+            out, bootstrap_servers=self.broker, auto_offset_reset="earliest"
+        )
+        await producer.start()
+        await consumer.start()
+        done = asyncio.Event()
+
+        async def read() -> None:
+            while not done.is_set():
+                batch = await consumer.getmany(timeout_ms=100)
+                now = time.time()
+                for records in batch.values():
+                    for record in records:
+                        value = orjson.loads(record.value)
+                        ident = (value["city"], value["timestamp"])
+                        seen_at.setdefault(ident, now)
+                        appended_at.setdefault(ident, record.timestamp / 1000)
+
+        def ident(value: bytes) -> tuple[str, str]:
+            parsed = orjson.loads(value)
+            return parsed["city"], parsed["timestamp"]
+
+        reader = asyncio.create_task(read())
+        try:
+            for key, value in pairs[:warmup]:
+                sent_at[ident(value)] = time.time()
+                await producer.send(raw, value=value, key=key)
+            await poll_until(lambda: len(seen_at) >= warmup or not worker.alive(), 120)
+            if len(seen_at) < warmup:
+                result.note = f"worker not serving: {len(seen_at)}/{warmup} warm-up records"
+                log(f"latency worker log tail:\n{worker.tail()}")
+                return result
+            steady = pairs[warmup:]
+            ids = [ident(value) for _, value in steady]
+            began = time.monotonic()
+            sent = 0
+            while sent < len(steady):
+                due = min(len(steady), int((time.monotonic() - began) * rate) + 1)
+                while sent < due:
+                    key, value = steady[sent]
+                    sent_at[ids[sent]] = time.time()
+                    await producer.send(raw, value=value, key=key)
+                    sent += 1
+                await asyncio.sleep(0.001)
+            result.achieved_rate = len(steady) / (time.monotonic() - began)
+            await producer.flush()
+            await poll_until(lambda: len(seen_at) >= len(ids) + warmup, 30)
+            result.rss_mb = worker.peak_rss_mb()
+            delays = sorted((seen_at[i] - sent_at[i]) * 1000 for i in ids if i in seen_at)
+            result.sent, result.received = len(ids), len(delays)
+            if delays:
+                cuts = statistics.quantiles(delays, n=100, method="inclusive")
+                result.p50_ms, result.p95_ms, result.p99_ms = cuts[49], cuts[94], cuts[98]
+                result.max_ms = delays[-1]
+                appended = [(appended_at[i] - sent_at[i]) * 1000 for i in ids if i in appended_at]
+                cuts = statistics.quantiles(appended, n=100, method="inclusive")
+                result.appended_p50_ms, result.appended_p99_ms = cuts[49], cuts[98]
+        finally:
+            done.set()
+            await reader
+            await consumer.stop()
+            await producer.stop()
+            worker.stop()
+        return result
+
+    async def profile(self) -> None:
+        """py-spy on a Faust worker draining the preloaded topic (a run of its own, not timed)."""
+        if py_spy() is None:
+            self.report.spy = "py-spy is not installed (pip install py-spy)"
+            return
+        app_id = f"bench-{self.run_id}-profile"
+        out = f"{app_id}-out"
+        await create_topics(self.broker, [out], log_append_time=True)
+        worker = self.faust_worker("profile", app_id, self.raw_topic, out)
+        try:
+            async with TopicWatch(self.broker, out) as watch:
+                if await watch.wait_for(1, 90, alive=worker.alive) < 1:
+                    self.report.spy = "the profiled worker produced nothing"
+                    return
+                seconds = self.options.profile_seconds
+                log(f"profile: py-spy on the Faust worker (pid {worker.pid}) for {seconds}s")
+                before = await watch.count()
+                self.report.spy = await asyncio.to_thread(
+                    record_worker, worker.pid, seconds, self.workdir / "faust-worker.pyspy.txt"
+                )
+                self.report.spy_rate = (await watch.count() - before) / seconds
+        finally:
+            worker.stop()
+
+    async def run(self) -> Report:
+        self.report.started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        began = time.monotonic()
+        await self.preload()
+        chosen = self.options.contenders
+        results = self.report.results
+        if "pure" in chosen:
+            results.append(self.pure())
+        else:
+            self.expected = set()
+        if "aiokafka" in chosen:
+            results.append(
+                await self.kafka_contender(
+                    "aiokafka", "plain aiokafka loop (no Faust)", self.start_aiokafka
+                )
+            )
+        if "quix" in chosen:
+            try:
+                importlib.metadata.version("quixstreams")
+            except importlib.metadata.PackageNotFoundError:
+                results.append(Result("quix", "Quix Streams app", note="quixstreams not installed"))
+            else:
+                results.append(
+                    await self.kafka_contender(
+                        "quix", "Quix Streams app (defaults)", self.start_quix
+                    )
+                )
+        if "faust1" in chosen:
+            results.append(
+                await self.kafka_contender("faust1", "Faust worker, 1", self.start_faust(1))
+            )
+        if "faust2" in chosen:
+            results.append(
+                await self.kafka_contender("faust2", "Faust workers, 2", self.start_faust(2))
+            )
+        if self.options.latency:
+            self.report.latency = await self.latency()
+        if self.options.profile:
+            await self.profile()
+        self.report.duration_s = time.monotonic() - began
+        return self.report
+
+
+@contextmanager
+def broker_for(options: Options, workdir: Path) -> Iterator[str]:
+    if options.broker:
+        yield options.broker
+        return
+    broker = Broker(workdir / "kafka")
+    log(f"starting Kafka on {broker.address} (data in {workdir / 'kafka'})")
+    broker.up()
+    try:
+        yield broker.address
+    finally:
+        log("stopping Kafka")
+        broker.down()
+
+
+def run(options: Options) -> Report:
+    with tempfile.TemporaryDirectory(prefix="wsl-bench-") as temp:
+        workdir = options.workdir or Path(temp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        with broker_for(options, workdir) as address:
+            options.broker = address
+            bench = Bench(options, workdir)
+            try:
+                return asyncio.run(bench.run())
+            finally:
+                bench.stop_all()
+
+
+def as_json(report: Report) -> dict[str, Any]:
+    spy = report.spy
+    return {
+        "machine": report.machine,
+        "versions": report.versions,
+        "command": report.options.command,
+        "n": report.options.n,
+        "results": [vars(result) for result in report.results],
+        "latency": vars(report.latency) if report.latency else None,
+        "profile_samples": spy.samples if isinstance(spy, SpyProfile) else None,
+        "duration_s": report.duration_s,
+    }
+
+
+def quoted_command(argv: list[str]) -> str:
+    return shlex.join(["python", "-m", "bench", *argv])
