@@ -19,6 +19,7 @@ from weather_app.cities import (
 from weather_app.quota import effective_interval
 
 T = TypeVar("T")
+Number = TypeVar("Number", int, float)
 
 
 class ConfigError(ValueError):
@@ -231,24 +232,24 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
-def _bounded_float(low: float, high: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        value = float(raw)
+def _bounded(
+    convert: Callable[[str], Number], low: Number, high: Number
+) -> Callable[[str], Number]:
+    def parse(raw: str) -> Number:
+        value = convert(raw)
         if not low <= value <= high:
             raise ValueError(raw)
         return value
 
     return parse
+
+
+def _bounded_float(low: float, high: float) -> Callable[[str], float]:
+    return _bounded(float, low, high)
 
 
 def _bounded_int(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        value = int(raw)
-        if not low <= value <= high:
-            raise ValueError(raw)
-        return value
-
-    return parse
+    return _bounded(int, low, high)
 
 
 def _broker(raw: str) -> str:
