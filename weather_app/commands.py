@@ -81,7 +81,7 @@ async def watch(self: AppCommand, from_beginning: bool, limit: int | None) -> No
     await prepare_or_exit()
     consumer = AIOKafkaConsumer(
         settings.enriched_topic,
-        bootstrap_servers=settings.kafka_broker.removeprefix("kafka://").replace(";", ","),
+        bootstrap_servers=settings.bootstrap_servers,
         group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )

@@ -90,7 +90,7 @@ async def replay(
     progress: Callable[[ReplayReport], None],
 ) -> ReplayReport:
     """Re-publish the raw readings in [bound_from, bound_to] (of `cities`, if given)."""
-    brokers = settings.kafka_broker.removeprefix("kafka://").replace(";", ",")
+    brokers = settings.bootstrap_servers
     consumer = AIOKafkaConsumer(bootstrap_servers=brokers, group_id=None, enable_auto_commit=False)
     producer = AIOKafkaProducer(bootstrap_servers=brokers, acks="all", linger_ms=5)
     await consumer.start()

@@ -78,6 +78,11 @@ class Settings:
         return self.kafka_broker if "://" in self.kafka_broker else f"kafka://{self.kafka_broker}"
 
     @property
+    def bootstrap_servers(self) -> str:
+        """The brokers as Kafka clients take them: `host:port[,host:port]`."""
+        return self.kafka_broker.removeprefix("kafka://").replace(";", ",")
+
+    @property
     def uses_api(self) -> bool:
         return bool(self.visual_crossing_api_key)
 

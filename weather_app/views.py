@@ -56,6 +56,11 @@ def city_document(
     }
 
 
+def _local_document(city: str) -> dict[str, Any] | None:
+    """The document of a city whose partition this worker owns, from its local tables."""
+    return city_document(city, last_seen.get(city), history.get(city), datetime.now(UTC), MAX_AGE)
+
+
 @app.page("/weather/")
 async def dashboard(web: View, request: Request) -> Response:
     return web.html(DASHBOARD_HTML)
@@ -64,9 +69,7 @@ async def dashboard(web: View, request: Request) -> Response:
 @app.page("/weather/cities/{city}/")
 @app.table_route(table=last_seen, match_info="city")
 async def one_city(web: View, request: Request, city: str) -> Response:
-    document = city_document(
-        city, last_seen.get(city), history.get(city), datetime.now(UTC), MAX_AGE
-    )
+    document = _local_document(city)
     if document is None:
         return web.json({"city": city, "error": "no reading for this city"}, status=404)
     return web.json(document)
@@ -84,9 +87,7 @@ async def _city_anywhere(city: str) -> dict[str, Any]:
     if owner is None:
         return {"city": city, "fresh": False, "error": "no worker owns this city yet"}
     if is_local(app, owner):
-        document = city_document(
-            city, last_seen.get(city), history.get(city), datetime.now(UTC), MAX_AGE
-        )
+        document = _local_document(city)
         return document or {"city": city, "fresh": False, "error": "no reading yet"}
     url = f"{owner}/weather/cities/{quote(city, safe='')}/"
     try:

@@ -74,9 +74,7 @@ async def declare_topics(settings: Settings) -> list[str]:
     the agent crashes over a changelog "with 0 partitions" or never gets the source topic.
     Returns the names of the topics it created.
     """
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_broker.removeprefix("kafka://").replace(";", ",")
-    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()
     try:
         response = await admin.create_topics(app_topics(settings))

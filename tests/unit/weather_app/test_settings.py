@@ -39,6 +39,7 @@ def test_values_are_read_from_the_environment():
         }
     )
     assert settings.broker_url == "kafka://127.0.0.1:19092"
+    assert settings.bootstrap_servers == "127.0.0.1:19092"
     assert settings.interval_seconds == 2.5
     assert settings.partitions == 3
     assert [city.name for city in settings.cities] == ["Paris", "Tokyo"]
