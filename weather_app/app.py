@@ -5,6 +5,7 @@ import sys
 import faust
 
 from weather_app.settings import ConfigError, Settings
+from weather_app.transport import Transport
 
 
 def _load_settings() -> Settings:
@@ -36,6 +37,8 @@ app = faust.App(
     datadir=settings.datadir,
     Worker="weather_app.worker:WeatherWorker",
 )
+# Faust's aiokafka transport, with a fix for a table recovery hang (weather_app/transport.py).
+app.transport = Transport(app.conf.broker_consumer, app)
 
 # Both topics carry bytes that our codec writes and reads (weather_app.validation): plain JSON
 # values without Faust metadata, for Telegraf and other consumers, and the city name as a JSON

@@ -63,11 +63,15 @@ def app_topics(settings: Settings) -> list[NewTopic]:
                 topic_configs={"cleanup.policy": "compact"},
             )
         )
+    # Faust's leader election topic (faust/assignor/leader_assignor.py): the worker assigned its
+    # one partition runs the on_leader timers. Faust creates it as the worker starts; when the
+    # first rebalance does not see it yet, no worker runs the ingest timer for minutes.
+    topics.append(NewTopic(f"{app.conf.id}-__assignor-__leader", 1, replication))
     return topics
 
 
 async def declare_topics(settings: Settings) -> list[str]:
-    """Create the app's topics, table changelogs included, where they do not exist yet.
+    """Create the app's topics, table changelogs and leader topic included, where missing.
 
     Done before the consumer subscribes: Faust would create them too, but a topic created after
     the first rebalance is only seen at the next metadata refresh, minutes later, and until then

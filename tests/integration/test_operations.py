@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-import pytest
 from aiokafka import AIOKafkaProducer
 
 from tests.integration.support import REPO, AppEnv, Worker, read_topic, run_command, wait_until
@@ -83,12 +82,6 @@ def test_two_workers_split_the_cities_and_route_table_requests(app_env: AppEnv):
     assert len(rounds) >= 2
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="intermittent (about 1 run in 4 here): after the SIGKILL the survivor can stay in "
-    "Faust's table recovery ('No event received for active tp ... changelog') and never resumes "
-    "processing; faust-streaming 0.15.3 recovery hang. Passing runs report the failover time.",
-)
 def test_a_killed_worker_hands_its_cities_to_the_survivor(app_env: AppEnv, capsys):
     app_env.extra.update(WEATHER_INTERVAL="1", KAFKA_SESSION_TIMEOUT="6")
     survivor, victim = Worker(app_env, "survivor"), Worker(app_env, "victim")
