@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -290,6 +290,9 @@ class Bench:
         duplicates = output.records - output.distinct
         if duplicates:
             note = (note + "; " if note else "") + f"{duplicates} duplicates"
+        lost = len(observations(self.expected) - observations(output.values))
+        if lost:
+            note = (note + "; " if note else "") + f"**{lost} readings lost**"
         return Result(
             name,
             label,
@@ -513,6 +516,11 @@ def as_json(report: Report) -> dict[str, Any]:
         "profile_samples": spy.samples if isinstance(spy, SpyProfile) else None,
         "duration_s": report.duration_s,
     }
+
+
+def observations(values: Iterable[bytes]) -> set[tuple[str, str]]:
+    """(city, timestamp) of each record: which readings made it, whatever their forecast."""
+    return {(record["city"], record["timestamp"]) for record in map(orjson.loads, values)}
 
 
 def quoted_command(argv: list[str]) -> str:

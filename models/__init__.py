@@ -7,6 +7,7 @@ from models.readings import (
     FreshnessAlert,
     Observation,
     RawReading,
+    Record,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "FreshnessAlert",
     "Observation",
     "RawReading",
+    "Record",
 ]

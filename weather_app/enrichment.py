@@ -34,7 +34,13 @@ def enrich(reading: RawReading, history: Sequence[Sample]) -> EnrichedReading:
 
     The source's own next-hour forecast wins; otherwise it comes from the history.
     """
-    current = sample_of(reading)
+    return enrich_sample(reading, sample_of(reading), history)
+
+
+def enrich_sample(
+    reading: RawReading, current: Sample, history: Sequence[Sample]
+) -> EnrichedReading:
+    """`enrich` with the reading's own sample already at hand (`sample_of(reading)`)."""
     forecast_temp, forecast_precip = forecast_next_hour(
         samples_before(history, current.epoch), current
     )

@@ -22,7 +22,12 @@ def samples_before(history: Sequence[Sample], epoch: float) -> list[Sample]:
 
 
 def record_sample(history: Sequence[Sample], sample: Sample, size: int) -> list[Sample]:
-    """Insert `sample` in time order (once per timestamp) and keep the newest `size` samples."""
+    """Insert `sample` in time order (once per timestamp) and keep the newest `size` samples.
+
+    `history` is in time order, as this function returns it.
+    """
+    if history and history[-1].epoch < sample.epoch:  # the usual case: the newest reading
+        return [*history[len(history) - size + 1 :], sample] if size > 1 else [sample]
     kept = [existing for existing in history if existing.epoch != sample.epoch]
     kept.append(sample)
     kept.sort(key=lambda existing: existing.epoch)
@@ -51,12 +56,16 @@ def forecast_next_hour(earlier: Sequence[Sample], current: Sample) -> tuple[floa
 
 def _slope_per_second(samples: Sequence[Sample]) -> float:
     count = len(samples)
-    mean_time = sum(sample.epoch for sample in samples) / count
-    mean_temperature = sum(sample.temperature for sample in samples) / count
-    spread = sum((sample.epoch - mean_time) ** 2 for sample in samples)
+    time_total = temperature_total = 0.0
+    for epoch, temperature, _ in samples:
+        time_total += epoch
+        temperature_total += temperature
+    mean_time, mean_temperature = time_total / count, temperature_total / count
+    spread = covariance = 0.0
+    for epoch, temperature, _ in samples:
+        offset = epoch - mean_time
+        spread += offset * offset
+        covariance += offset * (temperature - mean_temperature)
     if spread == 0:
         return 0.0
-    covariance = sum(
-        (sample.epoch - mean_time) * (sample.temperature - mean_temperature) for sample in samples
-    )
     return covariance / spread

@@ -7,6 +7,11 @@ invalid_messages = Counter(
     "Raw messages refused by validation, by reason.",
     ["reason"],
 )
+published_records = Counter(
+    "weather_published_records_total",
+    "Enriched records the enrich agent published, by topic (it sends past Faust's sensors).",
+    ["topic"],
+)
 city_age_seconds = Gauge(
     "weather_city_age_seconds",
     "Seconds since the newest observation of each city this worker owns.",

@@ -62,6 +62,11 @@ class Settings:
     # Retries of one city's query within a timer round (timeouts, connection errors, 5xx).
     api_retries: int = 2
     history_size: int = 12
+    # The enrich agent handles up to batch_size raw readings at a time, waiting at most
+    # batch_seconds for a batch to fill: bigger batches mean fewer table writes, longer waits
+    # add latency when readings trickle in.
+    batch_size: int = 1000
+    batch_seconds: float = 0.01
     influxdb_url: str = "http://127.0.0.1:8086"
     influxdb_org: str = "speed_org"
     influxdb_bucket: str = "speed_bucket"
@@ -153,6 +158,15 @@ class Settings:
             ),
             history_size=read(
                 "WEATHER_HISTORY_SIZE", _bounded_int(2, 1000), defaults.history_size, "2..1000"
+            ),
+            batch_size=read(
+                "WEATHER_BATCH_SIZE", _bounded_int(1, 100_000), defaults.batch_size, "1..100000"
+            ),
+            batch_seconds=read(
+                "WEATHER_BATCH_SECONDS",
+                _bounded_float(0.001, 10.0),
+                defaults.batch_seconds,
+                "seconds in 0.001..10",
             ),
             influxdb_url=read("INFLUXDB_URL", _url, defaults.influxdb_url, "an http(s) URL"),
             influxdb_org=read("INFLUXDB_ORG", _name, defaults.influxdb_org, "an organization name"),

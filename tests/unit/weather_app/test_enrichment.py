@@ -1,3 +1,4 @@
+import orjson
 import pytest
 
 from models import ENRICHED_FIELDS, RawReading
@@ -9,6 +10,7 @@ from weather_app.enrichment import (
     sample_of,
 )
 from weather_app.forecast import Sample, record_sample
+from weather_app.validation import encode_record
 
 
 def raw(**overrides) -> RawReading:
@@ -34,8 +36,8 @@ def test_enriched_record_has_exactly_the_published_fields_and_types():
         assert type(enriched[name]) is expected, name
 
 
-def test_no_faust_metadata_in_the_payload():
-    assert b"__faust" not in enrich(raw(), []).dumps()
+def test_the_wire_form_is_plain_json_with_exactly_the_published_fields_in_order():
+    assert list(orjson.loads(encode_record(enrich(raw(), [])))) == list(ENRICHED_FIELDS)
 
 
 @pytest.mark.parametrize(("precipitation", "is_rain"), [(0.0, 0), (0.01, 1), (12.0, 1)])

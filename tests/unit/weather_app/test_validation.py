@@ -3,7 +3,13 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from weather_app.validation import MAX_MESSAGE_BYTES, InvalidReading, decode_raw
+from weather_app.validation import (
+    MAX_ENCODING_GROWTH,
+    MAX_MESSAGE_BYTES,
+    InvalidReading,
+    decode_raw,
+    encode_record,
+)
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 GOOD = {
@@ -56,3 +62,31 @@ def test_bad_messages_are_refused_with_a_reason(data, reason):
 
 def test_small_clock_skew_is_tolerated():
     decode_raw(orjson.dumps({**GOOD, "timestamp": "2026-11-28T12:04:00Z"}), NOW)
+
+
+def padded_to(size: int, payload: dict[str, object]) -> bytes:
+    """`payload` with its city padded so the message is exactly `size` bytes."""
+    base = len(orjson.dumps({**payload, "city": ""}))
+    data = orjson.dumps({**payload, "city": "x" * (size - base)})
+    assert len(data) == size
+    return data
+
+
+def test_a_message_at_the_limit_whose_normalised_form_outgrows_it_is_too_large():
+    # Four integers gain ".0", the timestamp is rewritten in UTC and the optional fields appear.
+    tight = {**GOOD, "temperature": 1, "humidity": 1, "wind_speed": 1, "precipitation": 0}
+    with pytest.raises(InvalidReading) as refused:
+        decode_raw(padded_to(MAX_MESSAGE_BYTES, tight), NOW)
+    assert refused.value.reason == "too_large"
+
+
+def test_the_growth_margin_covers_the_largest_normalisation():
+    # What grows most: numbers written as one-digit integers or exponents (1 -> 1.0,
+    # 1e1 -> 10.0), and absent optional fields (written as null or "").
+    smallest = {**GOOD, "temperature": 1, "humidity": 1, "wind_speed": 1, "precipitation": 1}
+    smallest.update(wind_dir=1, forecast_temp=1e1, forecast_precip=1)
+    data = orjson.dumps(smallest)
+    grown = len(encode_record(decode_raw(data, NOW))) - len(data)
+    assert 0 < grown <= MAX_ENCODING_GROWTH // 2
+    minimal = orjson.dumps({key: GOOD[key] for key in GOOD})
+    assert len(encode_record(decode_raw(minimal, NOW))) - len(minimal) <= MAX_ENCODING_GROWTH // 2
