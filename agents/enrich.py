@@ -17,6 +17,7 @@ from weather_app.app import app, dlq_topic, enriched_topic, history, last_seen, 
 from weather_app.deadletter import dead_letter
 from weather_app.metrics import invalid_messages, published_records
 from weather_app.processing import BatchProcessor
+from weather_app.transactions import processing, sending_for
 from weather_app.validation import InvalidReading, decode_raw, encode_key, encode_record
 
 logger = logging.getLogger(__name__)
@@ -26,10 +27,12 @@ PROCESSING_ERROR = "processing_error"
 @app.agent(raw_topic)
 async def enrich_readings(stream: StreamT[bytes]) -> Any:
     # Batches, so that each city's tables are read and written once per batch, not per reading.
-    # Faust acks a batch's events only after this body has handled the whole batch.
+    # Faust acks a batch's events only after this body has handled the whole batch; with
+    # exactly_once no commit comes in between (weather_app.transactions).
     batches = cast(Stream[bytes], stream).take_events  # StreamT does not declare take_events
     async for events in batches(settings.batch_size, within=settings.batch_seconds):
-        await enrich_batch(events)
+        async with processing(stream, events):
+            await enrich_batch(events)
 
 
 async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
@@ -41,20 +44,21 @@ async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
     output = enriched_topic.get_topic_name()
     sent: list[Future[RecordMetadata]] = []
     for event in events:
-        try:
-            reading = decode_raw(event.value, now=now)
-        except InvalidReading as invalid:
-            await send_to_dead_letters(event, invalid.reason, invalid.detail, now)
-            continue
-        try:
-            enriched = batch.process(reading, event.message.partition)
-        except Exception as error:  # a bug must cost one message, not the stream
-            logger.exception("Enriching a valid reading failed")
-            await send_to_dead_letters(event, PROCESSING_ERROR, repr(error), now)
-            continue
-        key, value = encode_key(reading.city), encode_record(enriched)
-        record = await producer.send(output, key, value, None, None, None)
-        sent.append(cast("Future[RecordMetadata]", record))
+        with sending_for(event):  # its records join its partition's transaction (exactly_once)
+            try:
+                reading = decode_raw(event.value, now=now)
+            except InvalidReading as invalid:
+                await send_to_dead_letters(event, invalid.reason, invalid.detail, now)
+                continue
+            try:
+                enriched = batch.process(reading, event.message.partition)
+            except Exception as error:  # a bug must cost one message, not the stream
+                logger.exception("Enriching a valid reading failed")
+                await send_to_dead_letters(event, PROCESSING_ERROR, repr(error), now)
+                continue
+            key, value = encode_key(reading.city), encode_record(enriched)
+            record = await producer.send(output, key, value, None, None, None)
+            sent.append(cast("Future[RecordMetadata]", record))
     published_records.labels(topic=output).inc(len(sent))
     for city, update in batch.updates():
         partition = update.partition

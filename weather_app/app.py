@@ -4,6 +4,7 @@ import sys
 
 import faust
 
+from weather_app import transactions
 from weather_app.settings import ConfigError, Settings
 from weather_app.transport import Transport
 
@@ -45,8 +46,11 @@ app = faust.App(
     # queued without a task per event. The enrich agent's throughput depends on it (BENCHMARKS.md).
     cython_optimizations=True,
 )
-# Faust's aiokafka transport, with a fix for a table recovery hang (weather_app/transport.py).
-app.transport = Transport(app.conf.broker_consumer, app)
+# Faust's aiokafka transport, with a fix for a table recovery hang (weather_app/transport.py),
+# and with exactly_once the fixes that make Faust's transactions commit (weather_app.transactions).
+exactly_once = settings.processing_guarantee == "exactly_once"
+transport = transactions.Transport if exactly_once else Transport
+app.transport = transport(app.conf.broker_consumer, app)
 
 # Both topics carry bytes that our codec writes and reads (weather_app.validation): plain JSON
 # values without Faust metadata, for Telegraf and other consumers, and the city name as a JSON

@@ -271,12 +271,6 @@ def test_a_killed_worker_restarts_from_committed_offsets_losing_nothing(app_env,
         print(f"\n  SIGKILL + restart, at-least-once: nothing lost, {duplicates} duplicates")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="faust-streaming 0.15.3 exactly_once: after a SIGKILL the restarted worker's "
-    "transactional producers are fenced (ProducerFenced) on every send and it publishes nothing; "
-    "upstream faust-streaming/faust#323. strict: passing here means the bug is fixed.",
-)
 def test_exactly_once_leaves_no_duplicates_after_a_crash(app_env, capsys):
     app_env.extra.update(
         WEATHER_INTERVAL="1",
