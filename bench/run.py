@@ -181,6 +181,7 @@ class Bench:
         self.processes: list[Process] = []
         self.values: list[bytes] = []
         self.expected: set[bytes] = set()
+        self.expected_readings: set[tuple[str, str]] = set()
         self.report = Report(options, machine_facts(), versions())
 
     # processes -------------------------------------------------------------------------------
@@ -237,6 +238,7 @@ class Bench:
         elapsed = time.perf_counter() - began
         encoded = [pair[1] for pair in out if pair is not None]
         self.expected = set(encoded)
+        self.expected_readings = observations(encoded)
         self.report.pure_profile = profile_pure_loop(self.values[: min(len(self.values), 20_000)])
         return Result(
             "pure",
@@ -290,7 +292,7 @@ class Bench:
         duplicates = output.records - output.distinct
         if duplicates:
             note = (note + "; " if note else "") + f"{duplicates} duplicates"
-        lost = len(observations(self.expected) - observations(output.values))
+        lost = len(self.expected_readings - observations(output.values))
         if lost:
             note = (note + "; " if note else "") + f"**{lost} readings lost**"
         return Result(
