@@ -3,11 +3,12 @@
 import socket
 import sys
 import time
-from typing import NoReturn
+from typing import NoReturn, cast
 
 import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
+from faust.assignor.leader_assignor import LeaderAssignor
 
 from weather_app.app import app, settings
 from weather_app.settings import Settings
@@ -63,10 +64,11 @@ def app_topics(settings: Settings) -> list[NewTopic]:
                 topic_configs={"cleanup.policy": "compact"},
             )
         )
-    # Faust's leader election topic (faust/assignor/leader_assignor.py): the worker assigned its
-    # one partition runs the on_leader timers. Faust creates it as the worker starts; when the
-    # first rebalance does not see it yet, no worker runs the ingest timer for minutes.
-    topics.append(NewTopic(f"{app.conf.id}-__assignor-__leader", 1, replication))
+    # Faust's leader election topic: the worker assigned its one partition runs the on_leader
+    # timers. Faust creates it as the worker starts; when the first rebalance does not see it yet,
+    # no worker runs the ingest timer for minutes. Its name is Faust's (a private attribute).
+    leader_topic = cast(LeaderAssignor, app._leader_assignor)._leader_topic_name
+    topics.append(NewTopic(leader_topic, 1, replication))
     return topics
 
 
