@@ -174,8 +174,10 @@ byte for byte.
 ## Latency
 
 A fresh worker on its own topics, warmed with 200 readings, then fed at a steady rate by an
-aiokafka producer (acks=all) in the harness; a plain consumer (no group, read_uncommitted, the
-default) in the same process notes when each enriched record is returned by `getmany`. Latency =
+aiokafka producer (acks=all) in the harness; the first {options.latency_warmup_seconds:.0f} s at
+that rate are not counted (their p99 is in the note: the worker's first second on topics created
+just before is slower). A plain consumer (no group, read_uncommitted, the default) in the same
+process notes when each enriched record is returned by `getmany`. Latency =
 that time - the time just before `send` of its raw reading (same clock). "appended" uses the
 output record's broker timestamp (LogAppendTime) instead of the read time: the part of the
 latency before the harness's consumer fetches it.
