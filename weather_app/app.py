@@ -45,6 +45,7 @@ app = faust.App(
     # Faust's repaired Cython fast paths (opt-in since 0.14): the stream takes events already
     # queued without a task per event. The enrich agent's throughput depends on it (BENCHMARKS.md).
     cython_optimizations=True,
+    table_standby_replicas=settings.standby_replicas,
 )
 # Faust's aiokafka transport, with a fix for a table recovery hang (weather_app/transport.py),
 # and with exactly_once the fixes that make Faust's transactions commit (weather_app.transactions).

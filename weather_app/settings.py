@@ -67,6 +67,10 @@ class Settings:
     # add latency when readings trickle in.
     batch_size: int = 1000
     batch_seconds: float = 0.01
+    # Copies of the other workers' tables each worker keeps up to date (Faust's standby replicas):
+    # a takeover then needs no changelog replay, but every worker applies every other worker's
+    # table writes one record at a time, which cost 2 workers half their throughput (BENCHMARKS.md).
+    standby_replicas: int = 0
     influxdb_url: str = "http://127.0.0.1:8086"
     influxdb_org: str = "speed_org"
     influxdb_bucket: str = "speed_bucket"
@@ -167,6 +171,12 @@ class Settings:
                 _bounded_float(0.001, 10.0),
                 defaults.batch_seconds,
                 "seconds in 0.001..10",
+            ),
+            standby_replicas=read(
+                "WEATHER_STANDBY_REPLICAS",
+                _bounded_int(0, 8),
+                defaults.standby_replicas,
+                "0..8",
             ),
             influxdb_url=read("INFLUXDB_URL", _url, defaults.influxdb_url, "an http(s) URL"),
             influxdb_org=read("INFLUXDB_ORG", _name, defaults.influxdb_org, "an organization name"),

@@ -15,6 +15,7 @@ from weather_app.app import app, settings
 from weather_app.settings import Settings
 
 TOPIC_ALREADY_EXISTS = 36
+CHANGELOG_SEGMENT_MS = 3_600_000
 
 
 class BrokerUnavailable(ConnectionError):
@@ -62,7 +63,13 @@ def app_topics(settings: Settings) -> list[NewTopic]:
                 changelog.get_topic_name(),
                 changelog.partitions or settings.partitions,
                 replication,
-                topic_configs={"cleanup.policy": "compact"},
+                # A worker restarting or taking over a partition replays its changelog: hourly
+                # segments let the broker compact it down to ~one record per city within the
+                # hour, where the default week-long segment keeps every write for days.
+                topic_configs={
+                    "cleanup.policy": "compact",
+                    "segment.ms": str(CHANGELOG_SEGMENT_MS),
+                },
             )
         )
     # Faust's leader election topic: the worker assigned its one partition runs the on_leader

@@ -69,6 +69,8 @@ def test_the_api_key_never_appears_in_the_settings_repr():
         ("VISUAL_CROSSING_COOLDOWN", "0"),
         ("VISUAL_CROSSING_AUTH_COOLDOWN", "-1"),
         ("VISUAL_CROSSING_RETRIES", "9"),
+        ("WEATHER_STANDBY_REPLICAS", "-1"),
+        ("WEATHER_STANDBY_REPLICAS", "one"),
     ],
 )
 def test_bad_values_name_the_variable_to_fix(name, value):
@@ -159,3 +161,8 @@ def test_without_a_key_the_interval_is_never_raised():
     settings = Settings.from_env({"WEATHER_INTERVAL": "1"})
     assert settings.interval_seconds == 1.0
     assert settings.requested_interval_seconds == 1.0
+
+
+def test_standby_table_copies_are_off_unless_asked_for():
+    assert Settings.from_env({}).standby_replicas == 0
+    assert Settings.from_env({"WEATHER_STANDBY_REPLICAS": "1"}).standby_replicas == 1
