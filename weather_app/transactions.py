@@ -21,11 +21,12 @@ Here a record sent for an event (`sending_for`, or Faust's current event) joins 
 of that event's input partition, as in Kafka Streams; a changelog record keeps Faust's mapping
 (the partition it is sent to is the source event's); any other record (timers, web views) goes
 out on the non-transactional, idempotent producer and is visible at once. A commit waits for
-the batch in progress (`processing`), and input partitions resume only after the seek.
+the batch in progress (`processing`); input partitions resume only after the seek (in
+`weather_app.transport`, for both guarantees).
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -108,25 +109,9 @@ class SourcePartitionTransactionManager(TransactionManager):
 
 
 class Consumer(transport.Consumer):
-    _held_back: set[TP] | None = None
-
     async def commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
         async with _between_batches:
             return await super().commit(topics, start_new_transaction=start_new_transaction)
-
-    def resume_partitions(self, tps: Iterable[TP]) -> None:
-        # Recovery resumes the input partitions, then seeks them: hold them until the seek.
-        tps = set(tps)
-        streams = {tp for tp in tps if not self._is_changelog_tp(tp)}
-        if streams:
-            self._held_back = (self._held_back or set()) | streams
-        super().resume_partitions(tps - streams)
-
-    async def perform_seek(self) -> None:
-        await super().perform_seek()
-        held, self._held_back = self._held_back or set(), None
-        if held:
-            super().resume_partitions(held & self.assignment())
 
 
 class Transport(transport.Transport):

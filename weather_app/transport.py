@@ -19,7 +19,7 @@ showed it as contiguous runs of raw readings missing from the output, from one r
 fetch (~2,000 per partition).
 """
 
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from contextlib import aclosing
 from typing import Any, cast
 
@@ -84,14 +84,27 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 class Consumer(faust_aiokafka.Consumer):
     _read_offsets_after_seek: dict[TP, int | None]
+    _held_back: set[TP] | None = None
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def resume_partitions(self, tps: Iterable[TP]) -> None:
+        # Recovery resumes the input partitions, then seeks them to their committed offsets: what
+        # they delivered in between would be processed twice. Hold them until the seek.
+        tps = set(tps)
+        inputs = {tp for tp in tps if not self._is_changelog_tp(tp)}
+        if inputs:
+            self._held_back = (self._held_back or set()) | inputs
+        super().resume_partitions(tps - inputs)
 
     async def perform_seek(self) -> None:
         self._read_offsets_after_seek = {}
         await super().perform_seek()
         self._read_offsets_after_seek = dict(self._read_offset)
+        held, self._held_back = self._held_back or set(), None
+        if held:
+            super().resume_partitions(held & self.assignment())
 
     async def getmany(
         self,

@@ -122,3 +122,25 @@ async def test_a_seek_to_committed_remembers_the_read_offsets_it_set(consumer, m
     monkeypatch.setattr(consumer._thread, "seek_to_committed", seek_to_committed)
     await consumer.perform_seek()
     assert consumer._read_offsets_after_seek[RAW] == 5
+
+
+async def test_input_partitions_resume_only_once_sought_to_their_committed_offsets(
+    consumer, monkeypatch
+):
+    # Recovery resumes them, then seeks them back: what they delivered in between would be
+    # processed twice.
+    resumed: list[set[TP]] = []
+    monkeypatch.setattr(
+        faust_aiokafka.Consumer, "resume_partitions", lambda self, tps: resumed.append(set(tps))
+    )
+    monkeypatch.setattr(consumer, "_is_changelog_tp", lambda tp: tp == CHANGELOG)
+    monkeypatch.setattr(consumer, "assignment", lambda: {CHANGELOG, RAW})
+
+    async def seek_to_committed() -> dict[TP, int]:
+        return {RAW: 5}
+
+    monkeypatch.setattr(consumer._thread, "seek_to_committed", seek_to_committed)
+    consumer.resume_partitions({CHANGELOG, RAW})
+    assert resumed == [{CHANGELOG}]
+    await consumer.perform_seek()
+    assert resumed == [{CHANGELOG}, {RAW}]
