@@ -8,7 +8,7 @@ from pathlib import Path
 from bench import report
 from bench.run import Options, as_json, log, quoted_command, run
 
-CONTENDERS = ("pure", "aiokafka", "quix", "faust1", "faust2")
+CONTENDERS = ("pure", "aiokafka", "quix", "ceiling", "faust1", "faust2")
 
 
 def parse(argv: list[str]) -> Options:

@@ -63,7 +63,7 @@ class Options:
     output: Path = REPO / "BENCHMARKS.md"
     json_output: Path | None = None
     profile: bool = True
-    contenders: tuple[str, ...] = ("pure", "aiokafka", "quix", "faust1", "faust2")
+    contenders: tuple[str, ...] = ("pure", "aiokafka", "quix", "ceiling", "faust1", "faust2")
     latency: bool = True
     command: str = ""
     workdir: Path | None = None
@@ -320,6 +320,18 @@ class Bench:
         args = [sys.executable, "-m", "bench.quix_app", self.broker, self.raw_topic, out_topic]
         return [self.spawn("quix", [*args, group, str(state)])]
 
+    def start_ceiling(self, out_topic: str) -> list[Process]:
+        env = {
+            **os.environ,
+            "BENCH_BROKER": self.broker,
+            "BENCH_APP_ID": f"bench-{self.run_id}-ceiling",
+            "BENCH_RAW_TOPIC": self.raw_topic,
+            "BENCH_OUT_TOPIC": out_topic,
+            "BENCH_DATADIR": str(self.workdir / "ceiling-data"),
+        }
+        args = [sys.executable, "-m", "faust", "-A", "bench.faust_ceiling", "worker", "-l", "info"]
+        return [self.spawn("ceiling", args, env)]
+
     def start_faust(self, workers: int) -> Callable[[str], list[Process]]:
         def start(out_topic: str) -> list[Process]:
             app_id = f"bench-{self.run_id}-faust{workers}"
@@ -474,6 +486,12 @@ class Bench:
                         "quix", "Quix Streams app (defaults)", self.start_quix
                     )
                 )
+        if "ceiling" in chosen:
+            ceiling = await self.kafka_contender(
+                "ceiling", "Faust agent forwarding raw records (no work)", self.start_ceiling
+            )
+            ceiling.identical = None  # its output is the raw readings, by design
+            results.append(ceiling)
         if "faust1" in chosen:
             results.append(
                 await self.kafka_contender("faust1", "Faust worker, 1", self.start_faust(1))

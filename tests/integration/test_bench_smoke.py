@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.integration.support import REPO
 
-CONTENDERS = ["pure", "aiokafka", "quix", "faust1", "faust2"]
+CONTENDERS = ["pure", "aiokafka", "quix", "ceiling", "faust1", "faust2"]
 
 
 def test_the_bench_harness_completes_and_writes_a_well_formed_table(
@@ -49,7 +49,9 @@ def test_the_bench_harness_completes_and_writes_a_well_formed_table(
             continue
         assert "lost" not in result["note"], result  # every reading enriched
         assert isinstance(result["rate"], float), result
-        if result["name"] == "faust2":
+        if result["name"] == "ceiling":  # forwards the raw readings, enriches nothing
+            assert result["distinct"] == 2000, result
+        elif result["name"] == "faust2":
             # A rebalance while the first worker runs replays readings (at-least-once), and a
             # replay can forecast from a history that differs from the first pass's.
             assert result["distinct"] >= 2000, result
@@ -61,7 +63,8 @@ def test_the_bench_harness_completes_and_writes_a_well_formed_table(
 
     table = output.read_text()
     assert "| contender | records/s |" in table
-    for label in ("pure loop", "plain aiokafka loop", "Faust worker, 1", "Faust workers, 2"):
+    labels = ("pure loop", "plain aiokafka loop", "Faust agent forwarding", "Faust worker, 1")
+    for label in (*labels, "Faust workers, 2"):
         assert f"| {label}" in table
     assert "| target | goal | measured | verdict |" in table
     assert run.stdout.count("| contender |") == 1
