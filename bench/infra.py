@@ -34,6 +34,9 @@ class Broker:
             "KAFKA_PORT": str(self.port),
             "KAFKA_CONTROLLER_PORT": str(self.controller_port),
             "KAFKA_DATA_DIR": str(data_dir),
+            # Kafka's default, not the tests' 0: the 2 workers, started together, form one
+            # group generation instead of rebalancing while the first one already drains.
+            "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "3000",
         }
         self.address = f"127.0.0.1:{self.port}"
 

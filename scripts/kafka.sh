@@ -4,7 +4,8 @@
 #   scripts/kafka.sh up        install if needed, format storage if new, start, return once it serves
 #   scripts/kafka.sh down      stop the broker started by `up`, by its PID
 #   scripts/kafka.sh status
-# Env: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (port+1), KAFKA_DATA_DIR, KAFKA_HEAP (512m), WSL_CACHE.
+# Env: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (port+1), KAFKA_DATA_DIR, KAFKA_HEAP (512m), WSL_CACHE,
+#      KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS (0: a new group forms at once; Kafka's default is 3000).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -20,11 +21,14 @@ data_dir=${KAFKA_DATA_DIR:-$run_dir/kafka-$port}
 pid_file="$run_dir/kafka-$port.pid"
 log_file="$run_dir/kafka-$port.log"
 start_timeout=${KAFKA_START_TIMEOUT:-90}
+rebalance_delay_ms=${KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS:-0}
 
 die() { echo "kafka: $*" >&2; exit 1; }
 say() { echo "==> kafka: $*"; }
 
 [[ $port =~ ^[0-9]+$ ]] || die "KAFKA_PORT must be a port number, got '$port'"
+[[ $rebalance_delay_ms =~ ^[0-9]+$ ]] \
+  || die "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS must be milliseconds (0 or more), got '$rebalance_delay_ms'"
 
 live_pid() {
   [[ -f $pid_file ]] || return 1
@@ -62,7 +66,7 @@ up() {
   mkdir -p "$data_dir" "$run_dir"
   local config="$data_dir/server.properties"
   sed -e "s|@PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" -e "s|@DATA_DIR@|$data_dir|g" \
-    "$here/kafka/server.properties.in" > "$config"
+    -e "s|@REBALANCE_DELAY_MS@|$rebalance_delay_ms|g" "$here/kafka/server.properties.in" > "$config"
   if [[ ! -f $data_dir/logs/meta.properties ]]; then
     say "formatting KRaft storage in $data_dir"
     local cluster_id
