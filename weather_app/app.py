@@ -5,7 +5,7 @@ import sys
 import faust
 
 from weather_app import transactions
-from weather_app.settings import ConfigError, Settings
+from weather_app.settings import FAUST_STREAM_OPTIONS, ConfigError, Settings
 from weather_app.transport import Transport
 
 
@@ -25,14 +25,7 @@ app = faust.App(
     autodiscover=["agents", "weather_app.commands", "weather_app.views"],
     origin="weather_app",
     topic_partitions=settings.partitions,
-    key_serializer="raw",
-    value_serializer="raw",
-    producer_acks=-1,
-    # aiokafka holds one open batch per partition and makes a send wait for a round trip when it
-    # is full: at the default 16 KiB that is every ~50 readings per partition. 256 KiB holds a
-    # whole agent batch (WEATHER_BATCH_SIZE readings of ~300 bytes) and stays under the broker's
-    # 1 MiB message.max.bytes.
-    producer_max_batch_size=256 * 1024,
+    **FAUST_STREAM_OPTIONS,
     processing_guarantee=settings.processing_guarantee,
     broker_session_timeout=settings.session_timeout_seconds,
     broker_heartbeat_interval=settings.session_timeout_seconds / 10,
@@ -42,13 +35,10 @@ app = faust.App(
     web_port=settings.web_port,
     datadir=settings.datadir,
     Worker="weather_app.worker:WeatherWorker",
-    # Faust's repaired Cython fast paths (opt-in since 0.14): the stream takes events already
-    # queued without a task per event. The enrich agent's throughput depends on it (BENCHMARKS.md).
-    cython_optimizations=True,
     table_standby_replicas=settings.standby_replicas,
 )
-# Faust's aiokafka transport, with a fix for a table recovery hang (weather_app/transport.py),
-# and with exactly_once the fixes that make Faust's transactions commit (weather_app.transactions).
+# Faust's aiokafka transport, with its rebalance races fixed (weather_app/transport.py), and with
+# exactly_once the fixes that make Faust's transactions commit (weather_app.transactions).
 exactly_once = settings.processing_guarantee == "exactly_once"
 transport = transactions.Transport if exactly_once else Transport
 app.transport = transport(app.conf.broker_consumer, app)

@@ -7,7 +7,8 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 from weather_app.cities import (
     DEFAULT_CITIES,
@@ -24,6 +25,26 @@ Number = TypeVar("Number", int, float)
 
 class ConfigError(ValueError):
     pass
+
+
+# Faust options of the enrich path that no environment variable changes; the benchmark's Faust
+# ceiling (bench/faust_ceiling.py) takes them too, so that it measures the same path.
+FAUST_STREAM_OPTIONS: Mapping[str, Any] = MappingProxyType(
+    {
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "producer_acks": -1,
+        # aiokafka holds one open batch per partition and makes a send wait for a round trip when
+        # it is full: at the default 16 KiB that is every ~50 readings per partition. 256 KiB
+        # holds a whole agent batch (WEATHER_BATCH_SIZE readings of ~300 bytes) and stays under
+        # the broker's 1 MiB message.max.bytes.
+        "producer_max_batch_size": 256 * 1024,
+        # Faust's repaired Cython fast paths (opt-in since 0.14): the stream takes events already
+        # queued without a task per event. The enrich agent's throughput depends on it
+        # (BENCHMARKS.md).
+        "cython_optimizations": True,
+    }
+)
 
 
 @dataclass(frozen=True)
