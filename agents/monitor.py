@@ -9,7 +9,7 @@ import logging
 from datetime import UTC, datetime
 
 from models import FreshnessAlert
-from weather_app.app import alerts_topic, app, last_seen, settings
+from weather_app.app import admission, alerts_topic, app, last_seen, settings
 from weather_app.freshness import CityFreshness, TransitionTracker, assess, max_age_seconds
 from weather_app.metrics import city_age_seconds, city_stale, freshness_alerts
 from weather_app.ownership import owned_keys
@@ -24,7 +24,12 @@ MAX_AGE = max_age_seconds(settings.interval_seconds)
 @app.timer(interval=max(1.0, settings.interval_seconds / 2))
 async def watch_freshness() -> None:
     now = datetime.now(UTC)
-    seen = {city: parse_rfc3339(last_seen[city]["timestamp"]) for city in owned_keys(last_seen)}
+    # A city no longer configured is no longer watched, and its series leave /metrics.
+    seen = {
+        city: parse_rfc3339(last_seen[city]["timestamp"])
+        for city in owned_keys(last_seen)
+        if admission.tracks(city)
+    }
     verdicts = assess(seen, seen, {}, now, MAX_AGE)
     for verdict in verdicts:
         city_age_seconds.labels(city=verdict.city).set(verdict.age_seconds or 0.0)

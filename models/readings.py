@@ -91,7 +91,9 @@ class FreshnessAlert(Record):
 class DeadLetter(Record):
     """On the dead-letter topic: a raw message that could not be enriched, and why.
 
-    The original key and value are kept byte for byte (base64), with where they came from.
+    The original key and value are kept byte for byte (base64) up to a bound, with where they came
+    from; a longer one keeps its first bytes, `truncated` is true, and its full size and SHA-256
+    still identify it, so that a letter always fits in a Kafka message.
     """
 
     reason: str
@@ -103,3 +105,7 @@ class DeadLetter(Record):
     failed_at: str
     original_key_base64: str | None
     original_value_base64: str | None
+    original_key_bytes: int | None
+    original_value_bytes: int | None
+    original_value_sha256: str | None
+    truncated: bool

@@ -5,6 +5,7 @@ import sys
 import faust
 
 from weather_app import transactions
+from weather_app.admission import CityAdmission
 from weather_app.settings import FAUST_STREAM_OPTIONS, ConfigError, Settings
 from weather_app.transport import Transport
 
@@ -36,6 +37,9 @@ app = faust.App(
     datadir=settings.datadir,
     Worker="weather_app.worker:WeatherWorker",
     table_standby_replicas=settings.standby_replicas,
+    producer_request_timeout=settings.producer_timeout_seconds,
+    # Tables that ignore changelog records of a key on another partition than its own.
+    Table="weather_app.tables:Table",
 )
 # Faust's aiokafka transport, with its rebalance races fixed (weather_app/transport.py), and with
 # exactly_once the fixes that make Faust's transactions commit (weather_app.transactions).
@@ -60,6 +64,10 @@ dlq_topic = app.topic(
 )
 alerts_topic = app.topic(
     settings.alerts_topic, key_type=bytes, value_type=bytes, partitions=settings.partitions
+)
+
+admission = CityAdmission(
+    (city.name for city in settings.cities), settings.accept_unknown_cities, settings.max_cities
 )
 
 # city -> {"timestamp", "data_origin", "count", "latest"}: each city's newest observation.

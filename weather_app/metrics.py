@@ -27,3 +27,12 @@ freshness_alerts = Counter(
     "Fresh/stale transitions published to the alerts topic.",
     ["state"],
 )
+delivery_retries = Counter(
+    "weather_delivery_retries_total",
+    "Records of the enrich agent's batches sent again after the producer reported them failed.",
+)
+rekeyed_readings = Counter(
+    "weather_rekeyed_total",
+    "Raw readings that arrived under another key or partition than their city's, re-published "
+    "to the raw topic under the city's key.",
+)

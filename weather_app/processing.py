@@ -96,6 +96,15 @@ class BatchProcessor:
             city.newest = enriched
         return enriched
 
+    def holds(self, city: str) -> bool:
+        """Whether this batch has processed a reading of `city` already."""
+        return city in self._cities
+
+    @property
+    def new_cities(self) -> int:
+        """Cities this batch added that the tables did not hold before."""
+        return sum(1 for city in self._cities.values() if city.stored_last_seen is None)
+
     def updates(self) -> Iterator[tuple[str, CityUpdate]]:
         """Each city processed in this batch with its new table entries."""
         for name, city in self._cities.items():

@@ -92,6 +92,13 @@ class Settings:
     # a takeover then needs no changelog replay, but every worker applies every other worker's
     # table writes one record at a time, which cost 2 workers half their throughput (BENCHMARKS.md).
     standby_replicas: int = 0
+    # Readings for cities outside `cities` are dead-lettered (unknown_city) unless accepted; then at
+    # most `max_cities` distinct cities are kept in a worker's tables (beyond: too_many_cities).
+    accept_unknown_cities: bool = False
+    max_cities: int = 1000
+    # How long the producer keeps trying to deliver a record before it reports the record failed;
+    # the enrich agent then sends the batch's undelivered records again (weather_app.delivery).
+    producer_timeout_seconds: float = 1200.0
     influxdb_url: str = "http://127.0.0.1:8086"
     influxdb_org: str = "speed_org"
     influxdb_bucket: str = "speed_bucket"
@@ -199,6 +206,24 @@ class Settings:
                 defaults.standby_replicas,
                 "0..8",
             ),
+            accept_unknown_cities=read(
+                "WEATHER_ACCEPT_UNKNOWN_CITIES",
+                _flag,
+                defaults.accept_unknown_cities,
+                "0 or 1",
+            ),
+            max_cities=read(
+                "WEATHER_MAX_CITIES",
+                _bounded_int(1, 10_000_000),
+                defaults.max_cities,
+                "1..10000000",
+            ),
+            producer_timeout_seconds=read(
+                "WEATHER_PRODUCER_TIMEOUT",
+                _bounded_float(1.0, 3600.0),
+                defaults.producer_timeout_seconds,
+                "seconds in 1..3600",
+            ),
             influxdb_url=read("INFLUXDB_URL", _url, defaults.influxdb_url, "an http(s) URL"),
             influxdb_org=read("INFLUXDB_ORG", _name, defaults.influxdb_org, "an organization name"),
             influxdb_bucket=read(
@@ -260,6 +285,12 @@ def _name(raw: str) -> str:
     if any(character.isspace() for character in raw):
         raise ValueError(raw)
     return raw
+
+
+def _flag(raw: str) -> bool:
+    if raw not in ("0", "1"):
+        raise ValueError(raw)
+    return raw == "1"
 
 
 def _int(raw: str) -> int:

@@ -1,6 +1,7 @@
 """Decode and validate raw readings: each message becomes a `RawReading` or an `InvalidReading`."""
 
 import math
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,10 @@ OPTIONAL_BOUNDS: dict[str, tuple[float, float]] = {
 REQUIRED_TEXT = ("city", "country", "station_id", "timestamp", "data_origin")
 OPTIONAL_TEXT = ("conditions", "icon")
 DATA_ORIGINS = frozenset({"api", "simulated"})
+# Every distinct city name becomes a table key, a changelog record, a metric series and a log
+# field: a bound, and no characters that could forge a log line or hide in a dashboard.
+MAX_CITY_CHARACTERS = 100
+FORBIDDEN_IN_CITY = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 class InvalidReading(ValueError):
@@ -66,6 +71,7 @@ def validate_raw(payload: Any, now: datetime, encoded_size: int | None = None) -
         fields[name] = _text(payload, name, required=True)
     for name in OPTIONAL_TEXT:
         fields[name] = _text(payload, name, required=False) or ""
+    _check_city(fields["city"])
     for name, (low, high) in BOUNDS.items():
         fields[name] = _number(payload, name, low, high, required=True)
     for name, (low, high) in OPTIONAL_BOUNDS.items():
@@ -111,6 +117,15 @@ def _text(payload: dict[str, Any], name: str, required: bool) -> str | None:
     if required and not value.strip():
         raise InvalidReading("missing_field", f"{name} is empty")
     return value
+
+
+def _check_city(city: str) -> None:
+    if len(city) > MAX_CITY_CHARACTERS:
+        raise InvalidReading(
+            "bad_city", f"city name has {len(city)} characters > {MAX_CITY_CHARACTERS}"
+        )
+    if any(unicodedata.category(character) in FORBIDDEN_IN_CITY for character in city):
+        raise InvalidReading("bad_city", f"city name {city!r} has control characters")
 
 
 def _number(

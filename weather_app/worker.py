@@ -1,6 +1,10 @@
 """The worker class `faust -A weather_app worker` runs: Faust's, plus broker checks up front."""
 
+import asyncio
 import gc
+import logging
+import os
+import signal
 import socket
 import sys
 import time
@@ -13,6 +17,9 @@ from faust.assignor.leader_assignor import LeaderAssignor
 
 from weather_app.app import app, settings
 from weather_app.settings import Settings
+from weather_app.tables import remove_stray_entries
+
+logger = logging.getLogger(__name__)
 
 TOPIC_ALREADY_EXISTS = 36
 CHANGELOG_SEGMENT_MS = 3_600_000
@@ -103,16 +110,38 @@ async def declare_topics(settings: Settings) -> list[str]:
     return created
 
 
+async def check_partitions(settings: Settings) -> None:
+    """A city's home partition is computed with WEATHER_PARTITIONS: the raw topic must have as
+    many, or every reading would be taken for one on the wrong partition."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    await admin.start()
+    try:
+        [description] = await admin.describe_topics([settings.raw_topic])
+    finally:
+        await admin.close()
+    found = len(description["partitions"])
+    if found != settings.partitions:
+        raise BrokerUnavailable(
+            f"topic {settings.raw_topic} has {found} partitions but WEATHER_PARTITIONS is "
+            f"{settings.partitions}: set WEATHER_PARTITIONS={found}"
+        )
+
+
 async def prepare_broker(settings: Settings) -> list[str]:
-    """Wait for the broker and declare our topics, or raise BrokerUnavailable saying why.
+    """Wait for the broker, declare our topics and clean the changelogs, or raise
+    BrokerUnavailable saying why.
 
     Returns the names of the topics created.
     """
     wait_for_broker(settings.kafka_broker, settings.broker_wait_seconds)
     try:
-        return await declare_topics(settings)
+        created = await declare_topics(settings)
+        await check_partitions(settings)
+        changelogs = [table.changelog_topic.get_topic_name() for table in app.tables.values()]
+        await remove_stray_entries(settings.bootstrap_servers, changelogs, settings.partitions)
     except KafkaError as error:
         raise BrokerUnavailable(f"Kafka at {settings.kafka_broker} refused: {error}") from None
+    return created
 
 
 def exit_with(message: str, code: int = 1) -> NoReturn:
@@ -121,13 +150,35 @@ def exit_with(message: str, code: int = 1) -> NoReturn:
     raise SystemExit(code)
 
 
+_stop_reason: str | None = None
+
+
+async def stop_worker(reason: str) -> None:
+    """Stop this worker as SIGTERM does, then exit non-zero with one line saying `reason`.
+
+    For a batch that could not be completed: it was not acknowledged, so the graceful stop commits
+    nothing past it and the worker that takes its partitions reads it again. Never returns; the
+    stop cancels the caller.
+    """
+    global _stop_reason
+    if _stop_reason is None:
+        _stop_reason = reason
+        logger.critical("Stopping the worker: %s", reason)
+        os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.Event().wait()
+
+
 class WeatherWorker(faust.Worker):
     def execute_from_commandline(self) -> NoReturn:
         try:
             self.loop.run_until_complete(prepare_broker(settings))
         except BrokerUnavailable as error:
             exit_with(str(error))
-        super().execute_from_commandline()
+        try:
+            super().execute_from_commandline()
+        finally:
+            if _stop_reason is not None:
+                exit_with(f"worker stopped: {_stop_reason}; start it again to read the batch again")
 
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()

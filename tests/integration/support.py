@@ -10,9 +10,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from influxdb_client.client.influxdb_client import InfluxDBClient
 
 from weather_app.influx import InfluxTarget
+from weather_app.timeutil import format_rfc3339
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -261,3 +263,34 @@ def send_enriched(broker: str, topic: str, values: list[dict[str, Any]]) -> None
 
 def telegraf_errors(log: Path) -> list[str]:
     return [line for line in log.read_text().splitlines() if " E! " in line]
+
+
+def publish(broker: str, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
+    """Send (key, value) messages to `topic`, each acknowledged before the next; up to 2 MB."""
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker, max_request_size=2_000_000)
+        await producer.start()
+        try:
+            for key, value in messages:
+                await producer.send_and_wait(topic, key=key, value=value)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def reading(city: str, moment: datetime, **overrides: Any) -> dict[str, Any]:
+    """A valid raw reading of `city` observed at `moment`, with `overrides`."""
+    return {
+        "city": city,
+        "country": "XX",
+        "station_id": f"SIM-{city[:3].upper()}",
+        "timestamp": format_rfc3339(moment),
+        "temperature": 12.5,
+        "humidity": 55.0,
+        "wind_speed": 9.0,
+        "precipitation": 0.0,
+        "data_origin": "simulated",
+        **overrides,
+    }

@@ -5,20 +5,21 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
 from aiohttp import web
-from aiokafka import AIOKafkaProducer
 
 from tests.integration.support import (
     AppEnv,
     ScriptService,
     Worker,
+    publish,
     read_topic,
+    reading,
     run_command,
     wait_until,
 )
@@ -26,34 +27,6 @@ from weather_app.cities import DEFAULT_CITIES
 from weather_app.timeutil import format_rfc3339
 
 CITIES = {city.name for city in DEFAULT_CITIES}
-
-
-def reading(city: str, moment: datetime, **overrides: Any) -> dict[str, Any]:
-    return {
-        "city": city,
-        "country": "XX",
-        "station_id": f"SIM-{city[:3].upper()}",
-        "timestamp": format_rfc3339(moment),
-        "temperature": 12.5,
-        "humidity": 55.0,
-        "wind_speed": 9.0,
-        "precipitation": 0.0,
-        "data_origin": "simulated",
-        **overrides,
-    }
-
-
-def publish(broker: str, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
-    async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=broker, max_request_size=2_000_000)
-        await producer.start()
-        try:
-            for key, value in messages:
-                await producer.send_and_wait(topic, key=key, value=value)
-        finally:
-            await producer.stop()
-
-    asyncio.run(send())
 
 
 def keyed(value: dict[str, Any]) -> tuple[bytes, bytes]:
@@ -71,7 +44,10 @@ def test_bad_messages_land_in_the_dead_letter_topic_and_good_ones_flow(app_env: 
     app_env.extra["WEATHER_INTERVAL"] = "3600"  # only the messages below
     worker = Worker(app_env)
     now = datetime.now(UTC).replace(microsecond=0)
-    good = [keyed(reading(f"Good{i}", now - timedelta(seconds=i))) for i in range(8)]
+    good = [
+        keyed(reading(city, now - timedelta(seconds=i)))
+        for i, city in enumerate(sorted(CITIES)[:8])
+    ]
     corpus: dict[str, tuple[bytes | None, bytes]] = {
         "not_json": (b'"Bad"', b"this is not json"),
         "not_finite": (b'"Bad"', orjson.dumps(reading("Bad", now)).replace(b"12.5", b"NaN")),

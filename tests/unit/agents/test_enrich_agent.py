@@ -2,18 +2,29 @@
 
 import asyncio
 import base64
-from types import SimpleNamespace
-from typing import Any, cast
+from contextlib import asynccontextmanager
+from typing import Any
 from unittest.mock import AsyncMock, patch
 
 import orjson
 import pytest
 from aiokafka.errors import KafkaTimeoutError
-from faust.types import EventT
 
-from agents.enrich import enrich_batch, enrich_readings
+from agents.enrich import enrich_readings
 from models import ENRICHED_FIELDS
-from weather_app.app import app, dlq_topic, enriched_topic, history, last_seen, raw_topic
+from weather_app.app import (
+    app,
+    dlq_topic,
+    enriched_topic,
+    history,
+    last_seen,
+    raw_topic,
+    settings,
+)
+from weather_app.delivery import DeliveryFailed
+from weather_app.metrics import rekeyed_readings
+from weather_app.partitioning import home_partition
+from weather_app.validation import encode_key
 
 
 def raw_message(city: str, timestamp: str, temperature: float, precipitation: float = 0.0):
@@ -33,20 +44,29 @@ def raw_message(city: str, timestamp: str, temperature: float, precipitation: fl
 
 
 class FakeProducer:
-    """Stands in for the Kafka producer the agent publishes with (no broker in unit tests)."""
+    """Stands in for the Kafka producer the agent publishes with (no broker in unit tests).
 
-    def __init__(self, error: Exception | None = None) -> None:
+    `failures`: how many times in a row each record's delivery fails before it succeeds.
+    """
+
+    def __init__(self, error: Exception | None = None, failures: int = 0) -> None:
         self.records: list[tuple[str, bytes, bytes, int | None]] = []
+        self.attempts: dict[tuple[str, bytes | None, bytes | None], int] = {}
         self.flushes = 0
         self.error = error
+        self.failures = failures
+        self.tables_at_failures: list[bool] = []
 
     async def send(self, topic, key, value, partition, timestamp, headers):
-        self.records.append((topic, key, value, partition))
+        attempt = self.attempts[(topic, key, value)] = self.attempts.get((topic, key, value), 0) + 1
         result = asyncio.get_running_loop().create_future()
-        if self.error is None:
-            result.set_result(None)
-        else:
+        if self.error is not None and attempt <= self.failures:
+            if topic != dlq_topic.get_topic_name():  # a record of the Paris reading's batch
+                self.tables_at_failures.append("Paris" in last_seen or "Paris" in history)
             result.set_exception(self.error)
+        else:
+            self.records.append((topic, key, value, partition))
+            result.set_result(None)
         return result
 
     async def flush(self) -> None:
@@ -60,10 +80,30 @@ def producer():
         yield fake
 
 
+@pytest.fixture(autouse=True)
+def no_pauses():
+    with patch("weather_app.delivery.FIRST_PAUSE_SECONDS", 0.001):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def stop_worker():
+    with patch("agents.enrich.stop_worker", new_callable=AsyncMock) as stop:
+        yield stop
+
+
+def records_on(producer: FakeProducer, topic: Any) -> list[tuple[bytes, bytes]]:
+    name = topic if isinstance(topic, str) else topic.get_topic_name()
+    return [(key, value) for sent, key, value, _ in producer.records if sent == name]
+
+
 def published(producer: FakeProducer) -> list[tuple[bytes, bytes]]:
     """The (key, value) of every record published to the enriched topic."""
-    output = enriched_topic.get_topic_name()
-    return [(key, value) for topic, key, value, _ in producer.records if topic == output]
+    return records_on(producer, enriched_topic)
+
+
+def letters(producer: FakeProducer) -> list[dict[str, Any]]:
+    return [orjson.loads(value) for _, value in records_on(producer, dlq_topic)]
 
 
 def changelog(producer: FakeProducer, table: Any) -> list[tuple[str, int | None]]:
@@ -72,10 +112,22 @@ def changelog(producer: FakeProducer, table: Any) -> list[tuple[str, int | None]
     return [(orjson.loads(key), part) for topic, key, _, part in producer.records if topic == name]
 
 
-@pytest.fixture(autouse=True)
-def dead_letters():
-    with patch.object(dlq_topic, "send", new_callable=AsyncMock) as send:
-        yield send
+def home(city: str) -> int:
+    return home_partition(encode_key(city), settings.partitions)
+
+
+async def put(agent: Any, city: str, value: bytes, key: bytes | None = None, **kwargs: Any):
+    """Put `value` as its city's producer would: under the city's key, on its home partition."""
+    kwargs.setdefault("partition", home(city))
+    return await agent.put(key=encode_key(city) if key is None else key, value=value, **kwargs)
+
+
+async def settled(event: Any) -> None:
+    """Wait until `event`'s batch is through, acked or not (put returns once it is taken)."""
+    for _ in range(200):
+        if event.message.acked:
+            return
+        await asyncio.sleep(0.01)
 
 
 @pytest.fixture(autouse=True)
@@ -86,9 +138,7 @@ def empty_tables():
 
 async def test_each_raw_reading_becomes_one_enriched_record_keyed_by_city(producer):
     async with enrich_readings.test_context() as agent:
-        await agent.put(
-            key=b'"Paris"', value=raw_message("Paris", "2026-11-27T12:00:00Z", 9.0, 1.5)
-        )
+        await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:00:00Z", 9.0, 1.5))
     [(key, value)] = published(producer)
     assert key == b'"Paris"'
     record = orjson.loads(value)
@@ -101,8 +151,8 @@ async def test_tables_keep_last_seen_and_history_per_city(producer):
     async with enrich_readings.test_context() as agent:
         for minute, temperature in ((0, 9.0), (10, 9.5), (20, 10.0)):
             stamp = f"2026-11-27T12:{minute:02d}:00Z"
-            await agent.put(key=b'"Paris"', value=raw_message("Paris", stamp, temperature))
-        await agent.put(key=b'"Rome"', value=raw_message("Rome", "2026-11-27T12:05:00Z", 15.0))
+            await put(agent, "Paris", raw_message("Paris", stamp, temperature))
+        await put(agent, "Rome", raw_message("Rome", "2026-11-27T12:05:00Z", 15.0))
     paris = last_seen["Paris"]
     assert (paris["timestamp"], paris["data_origin"], paris["count"]) == (
         "2026-11-27T12:20:00Z",
@@ -120,76 +170,168 @@ async def test_tables_keep_last_seen_and_history_per_city(producer):
 
 async def test_a_late_reading_does_not_move_last_seen_back(producer):
     async with enrich_readings.test_context() as agent:
-        await agent.put(key=b'"Paris"', value=raw_message("Paris", "2026-11-27T12:20:00Z", 9.0))
-        await agent.put(key=b'"Paris"', value=raw_message("Paris", "2026-11-27T12:10:00Z", 9.0))
+        await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:20:00Z", 9.0))
+        await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:10:00Z", 9.0))
     assert last_seen["Paris"]["timestamp"] == "2026-11-27T12:20:00Z"
     assert last_seen["Paris"]["latest"]["timestamp"] == "2026-11-27T12:20:00Z"
     assert last_seen["Paris"]["count"] == 2
 
 
-async def test_bad_messages_go_to_dead_letters_and_the_agent_keeps_going(
-    producer, dead_letters, caplog
-):
+async def test_bad_messages_go_to_dead_letters_and_the_agent_keeps_going(producer, caplog):
     too_hot = raw_message("Paris", "2026-11-27T12:00:00Z", 99.0)
     async with enrich_readings.test_context() as agent:
-        await agent.put(key=b'"Paris"', value=b"{broken")
-        await agent.put(key=b'"Paris"', value=too_hot)
-        await agent.put(key=b'"Paris"', value=raw_message("Paris", "2026-11-27T12:00:00Z", 9.0))
+        await put(agent, "Paris", b"{broken")
+        await put(agent, "Paris", too_hot)
+        await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:00:00Z", 9.0))
     assert len(published(producer)) == 1
-    letters = [orjson.loads(call.kwargs["value"]) for call in dead_letters.await_args_list]
-    assert [letter["reason"] for letter in letters] == ["not_json", "out_of_range"]
-    assert base64.b64decode(letters[0]["original_value_base64"]) == b"{broken"
-    assert base64.b64decode(letters[1]["original_value_base64"]) == too_hot
-    assert base64.b64decode(letters[1]["original_key_base64"]) == b'"Paris"'
-    assert [letter["source_offset"] for letter in letters] == [0, 1]
-    assert all(letter["source_topic"] == raw_topic.get_topic_name() for letter in letters)
-    assert [call.kwargs["key"] for call in dead_letters.await_args_list] == [b'"Paris"'] * 2
+    dead = letters(producer)
+    assert [letter["reason"] for letter in dead] == ["not_json", "out_of_range"]
+    assert base64.b64decode(dead[0]["original_value_base64"]) == b"{broken"
+    assert base64.b64decode(dead[1]["original_value_base64"]) == too_hot
+    assert base64.b64decode(dead[1]["original_key_base64"]) == b'"Paris"'
+    assert [letter["source_offset"] for letter in dead] == [0, 1]
+    assert all(letter["source_topic"] == raw_topic.get_topic_name() for letter in dead)
+    assert [key for key, _ in records_on(producer, dlq_topic)] == [b'"Paris"'] * 2
     assert "not_json" in caplog.text
     assert "out_of_range" in caplog.text
 
 
-async def test_an_unexpected_error_dead_letters_one_message_only(producer, dead_letters):
+async def test_a_raw_message_as_large_as_the_broker_takes_is_dead_lettered_with_the_batch_intact(
+    producer,
+):
+    huge = b'{"city": "Paris", "conditions": "' + b"x" * 1_048_000 + b'"}'
+    async with enrich_readings.test_context() as agent:
+        await put(agent, "Paris", huge)
+        await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:00:00Z", 9.0))
+    [letter] = letters(producer)
+    assert (letter["reason"], letter["truncated"], letter["original_value_bytes"]) == (
+        "too_large",
+        True,
+        len(huge),
+    )
+    assert max(len(value) for _, value in records_on(producer, dlq_topic)) < 16 * 1024
+    assert len(published(producer)) == 1
+
+
+async def test_an_unexpected_error_dead_letters_one_message_only(producer):
     with patch(
         "weather_app.processing.process_reading", side_effect=[ZeroDivisionError("bug"), None]
     ):
         async with enrich_readings.test_context() as agent:
-            await agent.put(key=b'"Paris"', value=raw_message("Paris", "2026-11-27T12:00:00Z", 9.0))
-    [letter] = [orjson.loads(call.kwargs["value"]) for call in dead_letters.await_args_list]
+            await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:00:00Z", 9.0))
+    [letter] = letters(producer)
     assert letter["reason"] == "processing_error"
     assert "ZeroDivisionError" in letter["detail"]
 
 
-async def test_a_foreign_message_key_does_not_crash_the_agent(producer):
+async def test_a_reading_under_another_key_is_republished_under_its_city_s_key(producer):
+    before = rekeyed_readings._value.get()
+    paris = raw_message("Paris", "2026-11-27T12:00:00Z", 9.0)
+    rome = raw_message("Rome", "2026-11-27T12:00:00Z", 9.0)
     async with enrich_readings.test_context() as agent:
-        await agent.put(
-            key=b"\xff not json", value=raw_message("Paris", "2026-11-27T12:00:00Z", 9.0)
-        )
-        await agent.put(key=None, value=raw_message("Rome", "2026-11-27T12:00:00Z", 9.0))
-    assert [key for key, _ in published(producer)] == [b'"Paris"', b'"Rome"']
+        await put(agent, "Paris", paris, key=b"\xff not json", partition=home("Paris"))
+        await agent.put(key=None, value=rome, partition=(home("Rome") + 1) % settings.partitions)
+    assert published(producer) == []
+    assert changelog(producer, last_seen) == []
+    assert "Paris" not in last_seen
+    assert records_on(producer, raw_topic) == [(b'"Paris"', paris), (b'"Rome"', rome)]
+    assert all(
+        part is None for topic, *_, part in producer.records if topic == raw_topic.get_topic_name()
+    )
+    assert rekeyed_readings._value.get() == before + 2
 
 
-async def test_table_changelog_records_go_to_the_partition_the_reading_came_from(producer):
+async def test_a_reading_under_its_key_on_another_partition_is_republished(producer):
+    paris = raw_message("Paris", "2026-11-27T12:00:00Z", 9.0)
+    async with enrich_readings.test_context() as agent:
+        await put(agent, "Paris", paris, partition=(home("Paris") + 1) % settings.partitions)
+        await put(agent, "Paris", paris)
+    assert records_on(producer, raw_topic) == [(b'"Paris"', paris)]
+    assert len(published(producer)) == 1
+
+
+async def test_table_changelog_records_go_to_the_city_s_home_partition(producer):
     async with enrich_readings.test_context() as agent:
         for minute in (0, 10, 20):
             stamp = f"2026-11-27T12:{minute:02d}:00Z"
-            await agent.put(key=b'"Paris"', value=raw_message("Paris", stamp, 9.0), partition=2)
-            await agent.put(key=b'"Rome"', value=raw_message("Rome", stamp, 15.0), partition=5)
+            await put(agent, "Paris", raw_message("Paris", stamp, 9.0))
+            await put(agent, "Rome", raw_message("Rome", stamp, 15.0))
     assert len(published(producer)) == 6
     for table in (history, last_seen):
-        assert set(changelog(producer, table)) == {("Paris", 2), ("Rome", 5)}
+        assert set(changelog(producer, table)) == {("Paris", home("Paris")), ("Rome", home("Rome"))}
     assert len(history["Paris"]) == 3
     assert last_seen["Rome"]["count"] == 3
 
 
-async def test_a_record_the_producer_gave_up_on_fails_the_batch_so_it_is_not_acked():
-    failing = FakeProducer(error=KafkaTimeoutError())
-    message = SimpleNamespace(topic="weather_raw", partition=0, offset=0, timestamp=0.0)
-    event = SimpleNamespace(
-        value=raw_message("Paris", "2026-11-27T12:00:00Z", 9.0), message=message
-    )
+async def test_an_unknown_city_is_dead_lettered_unless_accepted(producer):
+    async with enrich_readings.test_context() as agent:
+        await put(agent, "Atlantis", raw_message("Atlantis", "2026-11-27T12:00:00Z", 9.0))
+    assert [letter["reason"] for letter in letters(producer)] == ["unknown_city"]
+    assert published(producer) == []
+    assert "Atlantis" not in last_seen
+
+
+async def test_accepted_unknown_cities_stop_at_the_maximum(producer):
+    from weather_app.app import admission
+
+    with patch.object(admission, "accept_unknown", True), patch.object(admission, "max_cities", 3):
+        async with enrich_readings.test_context() as agent:
+            for city in ("Paris", "Atlantis", "Lemuria", "Mu", "Atlantis", "Tokyo"):
+                await put(agent, city, raw_message(city, "2026-11-27T12:00:00Z", 9.0))
+    assert [letter["reason"] for letter in letters(producer)] == ["too_many_cities"]
+    assert [orjson.loads(key) for key, _ in published(producer)].count("Atlantis") == 2
+    assert sorted(last_seen.keys()) == ["Atlantis", "Lemuria", "Paris", "Tokyo"]
+
+
+async def test_records_the_producer_failed_are_sent_again_and_the_tables_wait_for_them():
+    flaky = FakeProducer(error=KafkaTimeoutError(), failures=3)
+    with patch.object(app, "maybe_start_producer", AsyncMock(return_value=flaky)):
+        async with enrich_readings.test_context() as agent:
+            event = await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:00:00Z", 9.0))
+            await settled(event)
+            await settled(await put(agent, "Paris", b"{broken"))
+    assert len(published(flaky)) == 1
+    assert len(letters(flaky)) == 1
+    assert {topic for topic, *_ in flaky.records} >= {
+        history.changelog_topic.get_topic_name(),
+        last_seen.changelog_topic.get_topic_name(),
+    }
+    assert all(attempts == 4 for attempts in flaky.attempts.values())
+    assert flaky.tables_at_failures
+    assert not any(flaky.tables_at_failures)
+    assert last_seen["Paris"]["count"] == 1
+    assert event.message.acked
+
+
+async def test_a_batch_that_cannot_be_delivered_is_not_acked_and_stops_the_worker(stop_worker):
+    failing = FakeProducer(error=KafkaTimeoutError(), failures=10**9)
     with (
         patch.object(app, "maybe_start_producer", AsyncMock(return_value=failing)),
-        pytest.raises(KafkaTimeoutError),
+        patch("agents.enrich.exactly_once", True),
     ):
-        await enrich_batch([cast(EventT[bytes], event)])
-    assert failing.flushes == 1
+        async with enrich_readings.test_context() as agent:
+            event = await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:00:00Z", 9.0))
+            await settled(event)
+    assert not event.message.acked
+    [call] = stop_worker.await_args_list
+    assert "KafkaTimeoutError" in call.args[0]
+    assert "Paris" not in last_seen
+
+
+async def test_faust_acks_a_batch_whose_handler_raised_which_processing_prevents(stop_worker):
+    """Pins faust-streaming 0.15.3: `take_events` acks a batch in a `finally`."""
+
+    @asynccontextmanager
+    async def without_withholding(stream, events):
+        yield
+
+    failing = AsyncMock(side_effect=DeliveryFailed("refused"))
+    with patch("agents.enrich.enrich_batch", failing):
+        with patch("agents.enrich.processing", without_withholding):
+            async with enrich_readings.test_context() as agent:
+                acked_by_faust = await put(agent, "Paris", b"{}")
+        async with enrich_readings.test_context() as agent:
+            withheld = await put(agent, "Paris", b"{}")
+    assert acked_by_faust.message.acked
+    assert not withheld.message.acked
+    assert stop_worker.await_count == 2

@@ -71,6 +71,9 @@ def test_the_api_key_never_appears_in_the_settings_repr():
         ("VISUAL_CROSSING_RETRIES", "9"),
         ("WEATHER_STANDBY_REPLICAS", "-1"),
         ("WEATHER_STANDBY_REPLICAS", "one"),
+        ("WEATHER_ACCEPT_UNKNOWN_CITIES", "yes"),
+        ("WEATHER_MAX_CITIES", "0"),
+        ("WEATHER_PRODUCER_TIMEOUT", "0.5"),
     ],
 )
 def test_bad_values_name_the_variable_to_fix(name, value):
@@ -166,3 +169,17 @@ def test_without_a_key_the_interval_is_never_raised():
 def test_standby_table_copies_are_off_unless_asked_for():
     assert Settings.from_env({}).standby_replicas == 0
     assert Settings.from_env({"WEATHER_STANDBY_REPLICAS": "1"}).standby_replicas == 1
+
+
+def test_unknown_cities_are_refused_and_bounded_unless_accepted():
+    assert Settings.from_env({}).accept_unknown_cities is False
+    assert Settings.from_env({}).max_cities == 1000
+    accepting = Settings.from_env(
+        {"WEATHER_ACCEPT_UNKNOWN_CITIES": "1", "WEATHER_MAX_CITIES": "50"}
+    )
+    assert (accepting.accept_unknown_cities, accepting.max_cities) == (True, 50)
+
+
+def test_the_producer_delivery_timeout_is_faust_s_unless_set():
+    assert Settings.from_env({}).producer_timeout_seconds == 1200.0
+    assert Settings.from_env({"WEATHER_PRODUCER_TIMEOUT": "5"}).producer_timeout_seconds == 5.0

@@ -65,9 +65,9 @@ def test_small_clock_skew_is_tolerated():
 
 
 def padded_to(size: int, payload: dict[str, object]) -> bytes:
-    """`payload` with its city padded so the message is exactly `size` bytes."""
-    base = len(orjson.dumps({**payload, "city": ""}))
-    data = orjson.dumps({**payload, "city": "x" * (size - base)})
+    """`payload` with its conditions padded so the message is exactly `size` bytes."""
+    base = len(orjson.dumps({**payload, "conditions": ""}))
+    data = orjson.dumps({**payload, "conditions": "x" * (size - base)})
     assert len(data) == size
     return data
 
@@ -90,3 +90,19 @@ def test_the_growth_margin_covers_the_largest_normalisation():
     assert 0 < grown <= MAX_ENCODING_GROWTH // 2
     minimal = orjson.dumps({key: GOOD[key] for key in GOOD})
     assert len(encode_record(decode_raw(minimal, NOW))) - len(minimal) <= MAX_ENCODING_GROWTH // 2
+
+
+@pytest.mark.parametrize(
+    "city",
+    ["x" * 101, "Rome\nFAKE LOG LINE", "Paris\r", "Nul\x00", "Zero\u200bwidth", "Sep\u2028line"],
+)
+def test_a_city_name_that_is_too_long_or_holds_control_characters_is_refused(city):
+    with pytest.raises(InvalidReading) as refused:
+        decode_raw(orjson.dumps({**GOOD, "city": city}), NOW)
+    assert refused.value.reason == "bad_city"
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("city", ["x" * 100, "São Paulo", "Zürich", "Saint-Denis", "東京"])
+def test_ordinary_city_names_up_to_100_characters_are_accepted(city):
+    assert decode_raw(orjson.dumps({**GOOD, "city": city}), NOW).city == city

@@ -45,6 +45,7 @@ KNOWN_REASONS = frozenset(
         "bad_value",
         "bad_timestamp",
         "future_timestamp",
+        "bad_city",
     }
 )
 TEXT_FIELDS = ("city", "country", "station_id", "timestamp", "data_origin", "conditions", "icon")
@@ -346,14 +347,14 @@ def test_the_oldest_accepted_timestamp_round_trips():
 def test_regression_a_reading_whose_encoding_exceeds_the_limit_is_too_large():
     # validate_raw accepted it, then decode_raw refused what encode_record made of it.
     with pytest.raises(InvalidReading) as refused:
-        validate_raw({**GOOD, "city": "é" * 8200}, NOW)
+        validate_raw({**GOOD, "conditions": "é" * 8200}, NOW)
     assert refused.value.reason == "too_large"
 
 
 def test_regression_a_message_that_fits_but_grows_when_normalised_is_too_large():
     compact = {**GOOD, "temperature": 1, "humidity": 1, "timestamp": "2026-11-28T11:00Z"}
-    padding = MAX_MESSAGE_BYTES - len(orjson.dumps({**compact, "city": ""}))
-    data = orjson.dumps({**compact, "city": "x" * padding})
+    padding = MAX_MESSAGE_BYTES - len(orjson.dumps({**compact, "conditions": ""}))
+    data = orjson.dumps({**compact, "conditions": "x" * padding})
     assert len(data) == MAX_MESSAGE_BYTES
     with pytest.raises(InvalidReading) as refused:
         decode_raw(data, NOW)
