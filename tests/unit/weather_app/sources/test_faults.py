@@ -13,6 +13,7 @@ from weather_app.sources.faults import (
     redact,
 )
 from weather_app.sources.visual_crossing import TimelineParseError
+from weather_app.validation import InvalidReading
 
 KEY = "ABCD1234SECRET"
 
@@ -42,6 +43,7 @@ def test_http_statuses(status, fault):
         (json.JSONDecodeError("x", "<html>", 0), Fault.TRANSIENT),
         (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad"), Fault.TRANSIENT),
         (TimelineParseError("no currentConditions"), Fault.BAD_RESPONSE),
+        (InvalidReading("not_finite", "temperature is not finite"), Fault.BAD_RESPONSE),
         (RuntimeError("?"), Fault.UNEXPECTED),
     ],
 )

@@ -24,6 +24,19 @@ TIMELINE = json.loads((Path(__file__).parent / "fixtures" / "timeline_thunder.js
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 RAND = 0.25  # the injected jitter draw
 TRANSIENT_MODES = ["500", "503", "not-json", "truncated-json", "cut-short", "non-utf8", "slow"]
+# Answers that parse but break the agent's validation rules: current conditions overridden.
+OUT_OF_RULES: dict[str, tuple[dict[str, object], str]] = {
+    "nan-temperature": ({"temp": float("nan")}, "not_finite: temperature is not finite"),
+    "humidity-101": ({"humidity": 101}, "out_of_range: humidity=101.0 outside 0.0..100.0"),
+    "negative-precipitation": (
+        {"precip": -0.5},
+        "out_of_range: precipitation=-0.5 outside 0.0..500.0",
+    ),
+}
+
+
+def timeline_with(**current: object) -> dict[str, object]:
+    return {**TIMELINE, "currentConditions": {**TIMELINE["currentConditions"], **current}}
 
 
 class FakeVisualCrossing:
@@ -43,6 +56,9 @@ class FakeVisualCrossing:
         mode = self.script.pop(0) if self.script else self.by_location.get(location, self.mode)
         if mode == "ok":
             return web.json_response(TIMELINE)
+        if mode in OUT_OF_RULES:
+            # json.dumps writes NaN as the bare NaN that Python's json.loads accepts.
+            return web.json_response(timeline_with(**OUT_OF_RULES[mode][0]))
         if mode == "400":
             return web.Response(
                 status=400, text="Bad API Request:Invalid location parameter value."
@@ -146,7 +162,9 @@ async def test_api_reading_with_the_documented_query(fake_api):
     assert query["key"] == API_KEY
 
 
-@pytest.mark.parametrize("mode", ["401", "429", "400", *TRANSIENT_MODES, "missing-fields"])
+@pytest.mark.parametrize(
+    "mode", ["401", "429", "400", *TRANSIENT_MODES, "missing-fields", *OUT_OF_RULES]
+)
 async def test_any_failure_falls_back_to_simulation_without_leaking_the_key(fake_api, mode, caplog):
     fake, base_url = fake_api
     fake.mode = mode
@@ -233,6 +251,23 @@ async def test_a_bad_location_or_an_incomplete_answer_is_not_retried(fake_api, m
     assert reading.data_origin == "simulated"
     assert len(fake.requests) == 1
     assert time.sleeps == []
+
+
+@pytest.mark.parametrize("mode", OUT_OF_RULES)
+async def test_a_reading_the_agent_would_refuse_is_replaced_by_a_simulated_one(
+    fake_api, mode, caplog
+):
+    fake, base_url = fake_api
+    fake.by_location["48.8566,2.3522"] = mode
+    time = FakeTime()
+    fetcher = fetcher_for(base_url, time=time, cities=(PARIS, TOKYO))
+    async with fetcher:
+        paris, tokyo = await fetcher.fetch_all(NOW)
+    assert (paris.data_origin, tokyo.data_origin) == ("simulated", "api")
+    assert len(fake.requests) == 2  # not retried
+    assert time.sleeps == []
+    reason = OUT_OF_RULES[mode][1]
+    assert f"Visual Crossing failed for Paris (invalid reading: {reason})" in caplog.text
 
 
 async def test_a_bad_location_only_affects_its_city(fake_api, caplog):
