@@ -69,16 +69,27 @@ def redact(text: str, secret: str | None) -> str:
     return re.sub(re.escape(secret), REDACTED, text, flags=re.IGNORECASE)
 
 
-def body_excerpt(raw: bytes, secret: str | None) -> str:
+def body_excerpt(raw: bytes, secret: str | None, cut: bool = False) -> str:
     """The start of an error response body as one short log-safe line, the key redacted.
 
     Redaction happens on the whole decoded body before it is cut, so a key that straddles the
-    cut cannot leak half of itself.
+    cut cannot leak half of itself. `cut`: `raw` is only the start of the body, so it may end
+    inside a copy of the key, whose start is redacted too.
     """
     text = " ".join(raw.decode("utf-8", errors="replace").split())
     text = redact(text, secret)
+    if cut and secret:
+        text = _redact_secret_start_at_end(text, secret)
     if len(text) > BODY_EXCERPT_CHARS:
         text = text[:BODY_EXCERPT_CHARS] + "..."
+    return text
+
+
+def _redact_secret_start_at_end(text: str, secret: str) -> str:
+    lowered, secret_lowered = text.lower(), secret.lower()
+    for length in range(min(len(secret) - 1, len(text)), 0, -1):
+        if lowered.endswith(secret_lowered[:length]):
+            return text[:-length] + REDACTED
     return text
 
 

@@ -201,9 +201,25 @@ class WeatherFetcher(mode.Service):
         params = {**TIMELINE_PARAMS, "key": self.settings.visual_crossing_api_key or ""}
         async with session.get(url, params=params) as response:
             if response.status != 200:
-                raw = await response.content.read(ERROR_BODY_BYTES)
-                raise ApiError(
-                    response.status, body_excerpt(raw, self.settings.visual_crossing_api_key)
+                # One byte past the bound tells whether the body goes on after it.
+                raw = await read_at_most(response.content, ERROR_BODY_BYTES + 1)
+                excerpt = body_excerpt(
+                    raw[:ERROR_BODY_BYTES],
+                    self.settings.visual_crossing_api_key,
+                    cut=len(raw) > ERROR_BODY_BYTES,
                 )
+                raise ApiError(response.status, excerpt)
             payload = await response.json(content_type=None)
         return validate_raw(parse_timeline(city, payload).asdict(), now)
+
+
+async def read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes:
+    """The body up to `limit` bytes, however many pieces it arrives in (`read(n)` returns only
+    what is already buffered)."""
+    body = bytearray()
+    while len(body) < limit:
+        piece = await content.read(limit - len(body))
+        if not piece:
+            break
+        body += piece
+    return bytes(body)

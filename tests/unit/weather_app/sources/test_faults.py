@@ -67,6 +67,17 @@ def test_body_excerpt_is_one_short_redacted_line_even_when_the_key_straddles_the
     assert excerpt.endswith("...")
 
 
+@pytest.mark.parametrize("kept", range(1, len(KEY)))
+def test_a_body_cut_inside_the_key_loses_the_key_start_too(kept):
+    raw = f"key {KEY} refused; key {KEY[:kept]}".encode()
+    assert body_excerpt(raw, KEY, cut=True) == "key *** refused; key ***"
+
+
+def test_a_whole_body_keeps_its_end():
+    assert body_excerpt(f"key {KEY[:4]}".encode(), KEY) == f"key {KEY[:4]}"
+    assert body_excerpt(b"key 'x'", KEY, cut=True) == "key 'x'"
+
+
 def test_body_excerpt_of_non_utf8_bytes_does_not_raise():
     assert body_excerpt(b"\xff\xfe bad", KEY) == "\ufffd\ufffd bad"
 
