@@ -27,3 +27,11 @@ freshness_alerts = Counter(
     "Fresh/stale transitions published to the alerts topic.",
     ["state"],
 )
+
+# The ingest timer's publishing (weather_app/sources/delivery.py).
+publish_failures = Counter(
+    "weather_publish_failures_total",
+    "Raw readings the ingest timer could not publish (still failing after the retries that fit "
+    "in the round, or failed by the producer after the round ended), by topic.",
+    ["topic"],
+)
