@@ -35,4 +35,11 @@ rekeyed_readings = Counter(
     "weather_rekeyed_total",
     "Raw readings that arrived under another key or partition than their city's, re-published "
     "to the raw topic under the city's key.",
+
+# The ingest timer's publishing (weather_app/sources/delivery.py).
+publish_failures = Counter(
+    "weather_publish_failures_total",
+    "Raw readings the ingest timer could not publish (still failing after the retries that fit "
+    "in the round, or failed by the producer after the round ended), by topic.",
+    ["topic"],
 )

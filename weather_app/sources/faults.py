@@ -7,6 +7,7 @@ import re
 import aiohttp
 
 from weather_app.sources.visual_crossing import TimelineParseError
+from weather_app.validation import InvalidReading
 
 REDACTED = "***"
 # How much of an error response body goes into the log line (after redaction).
@@ -16,7 +17,7 @@ BODY_EXCERPT_CHARS = 160
 class Fault(enum.Enum):
     TRANSIENT = "transient"  # timeout, connection error, 5xx, a body that is not JSON or cut short
     BAD_REQUEST = "bad_request"  # 400 (bad location) and other 4xx: this city only, no retry
-    BAD_RESPONSE = "bad_response"  # JSON without the fields we need: no retry
+    BAD_RESPONSE = "bad_response"  # JSON without the fields we need, or out of rules: no retry
     RATE_LIMITED = "rate_limited"  # 429: every city cools down
     UNAUTHORIZED = "unauthorized"  # 401: every city cools down, longer
     UNEXPECTED = "unexpected"  # anything else: no retry
@@ -53,7 +54,7 @@ def classify(error: BaseException) -> Fault:
     if isinstance(error, TimeoutError | aiohttp.ClientError):
         # Connection errors and bodies cut short (ClientPayloadError) both land here.
         return Fault.TRANSIENT
-    if isinstance(error, TimelineParseError):
+    if isinstance(error, TimelineParseError | InvalidReading):
         return Fault.BAD_RESPONSE
     if isinstance(error, ValueError):
         # Not JSON (a maintenance page, a truncated document) or not decodable text.
@@ -68,16 +69,27 @@ def redact(text: str, secret: str | None) -> str:
     return re.sub(re.escape(secret), REDACTED, text, flags=re.IGNORECASE)
 
 
-def body_excerpt(raw: bytes, secret: str | None) -> str:
+def body_excerpt(raw: bytes, secret: str | None, cut: bool = False) -> str:
     """The start of an error response body as one short log-safe line, the key redacted.
 
     Redaction happens on the whole decoded body before it is cut, so a key that straddles the
-    cut cannot leak half of itself.
+    cut cannot leak half of itself. `cut`: `raw` is only the start of the body, so it may end
+    inside a copy of the key, whose start is redacted too.
     """
     text = " ".join(raw.decode("utf-8", errors="replace").split())
     text = redact(text, secret)
+    if cut and secret:
+        text = _redact_secret_start_at_end(text, secret)
     if len(text) > BODY_EXCERPT_CHARS:
         text = text[:BODY_EXCERPT_CHARS] + "..."
+    return text
+
+
+def _redact_secret_start_at_end(text: str, secret: str) -> str:
+    lowered, secret_lowered = text.lower(), secret.lower()
+    for length in range(min(len(secret) - 1, len(text)), 0, -1):
+        if lowered.endswith(secret_lowered[:length]):
+            return text[:-length] + REDACTED
     return text
 
 
@@ -95,6 +107,8 @@ def describe(error: BaseException, secret: str | None) -> str:
         text = f"HTTP {error.status}"
     elif isinstance(error, TimelineParseError):
         text = f"unexpected response: {error}"
+    elif isinstance(error, InvalidReading):
+        text = f"invalid reading: {error}"
     elif isinstance(error, ValueError):
         text = f"bad response: {type(error).__name__}"
     else:

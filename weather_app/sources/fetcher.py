@@ -3,7 +3,8 @@
 A `mode` service, so its HTTP session opens and closes with the worker. Faults, per city:
 - a timeout, a connection error, a 5xx or a body that is not JSON (or is cut short) is retried
   with exponential backoff and jitter, a few times and only while the tries fit in the round;
-- a 400 (bad location, any other 4xx) or a JSON body without the needed fields is not retried;
+- a 400 (bad location, any other 4xx), a JSON body without the needed fields, or a reading the
+  enrich agent would refuse (`validate_raw`: NaN, humidity 101, ...) is not retried;
 - a 429 or a 401 starts a cool-down: no request at all for any city until it ends;
 - whatever the fault, the city gets a simulated reading (`data_origin="simulated"`) this round
   and the next successful call makes it `api` again.
@@ -45,6 +46,7 @@ from weather_app.sources.visual_crossing import (
     parse_timeline,
     timeline_path,
 )
+from weather_app.validation import validate_raw
 
 __all__ = ["ApiError", "WeatherFetcher"]
 
@@ -139,7 +141,7 @@ class WeatherFetcher(mode.Service):
                     if self._cooldown.active(now):
                         logger.debug("Visual Crossing cool-down: simulating %s", city.name)
                         return None
-                    return await self._fetch_api(session, city)
+                    return await self._fetch_api(session, city, now)
             except Exception as error:  # any fault falls back to the simulation, never up
                 failure = error
             fault = classify(failure)
@@ -192,14 +194,32 @@ class WeatherFetcher(mode.Service):
                 hint,
             )
 
-    async def _fetch_api(self, session: aiohttp.ClientSession, city: City) -> RawReading:
+    async def _fetch_api(
+        self, session: aiohttp.ClientSession, city: City, now: datetime
+    ) -> RawReading:
         url = f"{self.settings.visual_crossing_base_url}/{timeline_path(city)}"
         params = {**TIMELINE_PARAMS, "key": self.settings.visual_crossing_api_key or ""}
         async with session.get(url, params=params) as response:
             if response.status != 200:
-                raw = await response.content.read(ERROR_BODY_BYTES)
-                raise ApiError(
-                    response.status, body_excerpt(raw, self.settings.visual_crossing_api_key)
+                # One byte past the bound tells whether the body goes on after it.
+                raw = await read_at_most(response.content, ERROR_BODY_BYTES + 1)
+                excerpt = body_excerpt(
+                    raw[:ERROR_BODY_BYTES],
+                    self.settings.visual_crossing_api_key,
+                    cut=len(raw) > ERROR_BODY_BYTES,
                 )
+                raise ApiError(response.status, excerpt)
             payload = await response.json(content_type=None)
-        return parse_timeline(city, payload)
+        return validate_raw(parse_timeline(city, payload).asdict(), now)
+
+
+async def read_at_most(content: aiohttp.StreamReader, limit: int) -> bytes:
+    """The body up to `limit` bytes, however many pieces it arrives in (`read(n)` returns only
+    what is already buffered)."""
+    body = bytearray()
+    while len(body) < limit:
+        piece = await content.read(limit - len(body))
+        if not piece:
+            break
+        body += piece
+    return bytes(body)

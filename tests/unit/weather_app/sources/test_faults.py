@@ -13,6 +13,7 @@ from weather_app.sources.faults import (
     redact,
 )
 from weather_app.sources.visual_crossing import TimelineParseError
+from weather_app.validation import InvalidReading
 
 KEY = "ABCD1234SECRET"
 
@@ -42,6 +43,7 @@ def test_http_statuses(status, fault):
         (json.JSONDecodeError("x", "<html>", 0), Fault.TRANSIENT),
         (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad"), Fault.TRANSIENT),
         (TimelineParseError("no currentConditions"), Fault.BAD_RESPONSE),
+        (InvalidReading("not_finite", "temperature is not finite"), Fault.BAD_RESPONSE),
         (RuntimeError("?"), Fault.UNEXPECTED),
     ],
 )
@@ -63,6 +65,17 @@ def test_body_excerpt_is_one_short_redacted_line_even_when_the_key_straddles_the
     assert "\n" not in excerpt
     assert len(excerpt) <= 163
     assert excerpt.endswith("...")
+
+
+@pytest.mark.parametrize("kept", range(1, len(KEY)))
+def test_a_body_cut_inside_the_key_loses_the_key_start_too(kept):
+    raw = f"key {KEY} refused; key {KEY[:kept]}".encode()
+    assert body_excerpt(raw, KEY, cut=True) == "key *** refused; key ***"
+
+
+def test_a_whole_body_keeps_its_end():
+    assert body_excerpt(f"key {KEY[:4]}".encode(), KEY) == f"key {KEY[:4]}"
+    assert body_excerpt(b"key 'x'", KEY, cut=True) == "key 'x'"
 
 
 def test_body_excerpt_of_non_utf8_bytes_does_not_raise():

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ from aiohttp import web
 from weather_app.cities import City
 from weather_app.settings import Settings
 from weather_app.sources.backoff import RetryPolicy, backoff_schedule
-from weather_app.sources.fetcher import WeatherFetcher
+from weather_app.sources.fetcher import ERROR_BODY_BYTES, WeatherFetcher
 
 API_KEY = "test-key-3f9c1d"
 PARIS = City("Paris", "FR", 48.8566, 2.3522, "PAR")
@@ -24,6 +25,19 @@ TIMELINE = json.loads((Path(__file__).parent / "fixtures" / "timeline_thunder.js
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 RAND = 0.25  # the injected jitter draw
 TRANSIENT_MODES = ["500", "503", "not-json", "truncated-json", "cut-short", "non-utf8", "slow"]
+# Answers that parse but break the agent's validation rules: current conditions overridden.
+OUT_OF_RULES: dict[str, tuple[dict[str, object], str]] = {
+    "nan-temperature": ({"temp": float("nan")}, "not_finite: temperature is not finite"),
+    "humidity-101": ({"humidity": 101}, "out_of_range: humidity=101.0 outside 0.0..100.0"),
+    "negative-precipitation": (
+        {"precip": -0.5},
+        "out_of_range: precipitation=-0.5 outside 0.0..500.0",
+    ),
+}
+
+
+def timeline_with(**current: object) -> dict[str, object]:
+    return {**TIMELINE, "currentConditions": {**TIMELINE["currentConditions"], **current}}
 
 
 class FakeVisualCrossing:
@@ -43,12 +57,22 @@ class FakeVisualCrossing:
         mode = self.script.pop(0) if self.script else self.by_location.get(location, self.mode)
         if mode == "ok":
             return web.json_response(TIMELINE)
+        if mode in OUT_OF_RULES:
+            # json.dumps writes NaN as the bare NaN that Python's json.loads accepts.
+            return web.json_response(timeline_with(**OUT_OF_RULES[mode][0]))
         if mode == "400":
             return web.Response(
                 status=400, text="Bad API Request:Invalid location parameter value."
             )
         if mode == "401":
             return web.Response(status=401, text=f"No account found with API key '{API_KEY}'")
+        if mode == "401-chunked":
+            return await self.refuse_in_pieces(request)
+        if mode == "401-key-at-the-bound":
+            # Spaces collapse in the log line, so the key's first bytes inside the bound would
+            # open the excerpt.
+            padding = " " * (ERROR_BODY_BYTES - 5)
+            return web.Response(status=401, text=f"{padding}{API_KEY} is not a valid key")
         if mode == "429":
             return web.Response(status=429, text=f"Maximum daily cost exceeded for key {API_KEY}")
         if mode in {"500", "503"}:
@@ -73,6 +97,20 @@ class FakeVisualCrossing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.released.wait(), 5)
         return web.json_response({"days": []})
+
+    async def refuse_in_pieces(self, request: web.Request) -> web.StreamResponse:
+        """A chunked 401 that repeats the key, cut inside the key, each piece on its own."""
+        response = web.StreamResponse(status=401)
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        text = f"No account found with API key '{API_KEY}'"
+        key_at = text.index(API_KEY)
+        cuts = [0, key_at + 6, key_at + 11, len(text)]
+        for start, end in itertools.pairwise(cuts):
+            await response.write(text[start:end].encode())
+            await asyncio.sleep(0.05)
+        await response.write_eof()
+        return response
 
 
 @pytest.fixture
@@ -103,6 +141,14 @@ class FakeTime:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+def fragments(secret: str, shortest: int = 4) -> set[str]:
+    return {
+        secret[start:end]
+        for start in range(len(secret))
+        for end in range(start + shortest, len(secret) + 1)
+    }
 
 
 def fetcher_for(
@@ -146,7 +192,19 @@ async def test_api_reading_with_the_documented_query(fake_api):
     assert query["key"] == API_KEY
 
 
-@pytest.mark.parametrize("mode", ["401", "429", "400", *TRANSIENT_MODES, "missing-fields"])
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "401",
+        "401-chunked",
+        "401-key-at-the-bound",
+        "429",
+        "400",
+        *TRANSIENT_MODES,
+        "missing-fields",
+        *OUT_OF_RULES,
+    ],
+)
 async def test_any_failure_falls_back_to_simulation_without_leaking_the_key(fake_api, mode, caplog):
     fake, base_url = fake_api
     fake.mode = mode
@@ -157,7 +215,8 @@ async def test_any_failure_falls_back_to_simulation_without_leaking_the_key(fake
     assert reading.data_origin == "simulated"
     assert reading.city == "Paris"
     assert "Visual Crossing failed for Paris" in caplog.text
-    assert API_KEY not in caplog.text
+    leaked = {fragment for fragment in fragments(API_KEY) if fragment in caplog.text}
+    assert leaked == set()
 
 
 async def test_unreachable_api_falls_back_to_simulation(caplog):
@@ -235,6 +294,23 @@ async def test_a_bad_location_or_an_incomplete_answer_is_not_retried(fake_api, m
     assert time.sleeps == []
 
 
+@pytest.mark.parametrize("mode", OUT_OF_RULES)
+async def test_a_reading_the_agent_would_refuse_is_replaced_by_a_simulated_one(
+    fake_api, mode, caplog
+):
+    fake, base_url = fake_api
+    fake.by_location["48.8566,2.3522"] = mode
+    time = FakeTime()
+    fetcher = fetcher_for(base_url, time=time, cities=(PARIS, TOKYO))
+    async with fetcher:
+        paris, tokyo = await fetcher.fetch_all(NOW)
+    assert (paris.data_origin, tokyo.data_origin) == ("simulated", "api")
+    assert len(fake.requests) == 2  # not retried
+    assert time.sleeps == []
+    reason = OUT_OF_RULES[mode][1]
+    assert f"Visual Crossing failed for Paris (invalid reading: {reason})" in caplog.text
+
+
 async def test_a_bad_location_only_affects_its_city(fake_api, caplog):
     fake, base_url = fake_api
     fake.by_location["48.8566,2.3522"] = "400"
@@ -294,6 +370,15 @@ async def test_401_stops_calls_for_the_longer_auth_cool_down_and_redacts_the_key
     assert "HTTP 401: No account found with API key '***'" in caplog.text
     assert "check VISUAL_CROSSING_API_KEY" in caplog.text
     assert API_KEY not in caplog.text
+
+
+async def test_the_chunked_401_is_read_whole_and_redacted(fake_api, caplog):
+    fake, base_url = fake_api
+    fake.mode = "401-chunked"
+    fetcher = fetcher_for(base_url)
+    async with fetcher:
+        await fetcher.fetch_all(NOW)
+    assert "HTTP 401: No account found with API key '***'" in caplog.text
 
 
 async def test_a_cool_down_is_not_retried_within_the_round(fake_api):

@@ -1,0 +1,84 @@
+"""The ingest timer against a real broker that refuses its raw records, then takes them."""
+
+import asyncio
+import re
+
+import orjson
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from tests.integration.support import AppEnv, Worker, read_topic, wait_until
+from weather_app.cities import DEFAULT_CITIES
+
+CITIES = {city.name for city in DEFAULT_CITIES}
+# Every raw reading encodes to about 300 bytes: a topic limit of 100 makes the broker refuse
+# each one (MESSAGE_TOO_LARGE, which the producer does not retry); 1 MiB takes them again.
+REFUSING_BYTES = "100"
+TAKING_BYTES = "1048588"
+
+
+async def _admin(broker: str, work) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+    await admin.start()
+    try:
+        await work(admin)
+    finally:
+        await admin.close()
+
+
+def create_refusing_raw_topic(env: AppEnv) -> None:
+    topic = NewTopic(env.raw_topic, 6, 1, topic_configs={"max.message.bytes": REFUSING_BYTES})
+    asyncio.run(_admin(env.broker, lambda admin: admin.create_topics([topic])))
+
+
+def let_raw_topic_take_records(env: AppEnv) -> None:
+    resource = ConfigResource(
+        ConfigResourceType.TOPIC, env.raw_topic, configs={"max.message.bytes": TAKING_BYTES}
+    )
+    asyncio.run(_admin(env.broker, lambda admin: admin.alter_configs([resource])))
+
+
+def counted_failures(worker: Worker, topic: str) -> float:
+    status, metrics = worker.get("/metrics")
+    if status != 200:
+        return 0.0
+    line = re.search(
+        rf'^weather_publish_failures_total{{topic="{re.escape(topic)}"}} (\S+)$',
+        metrics,
+        re.MULTILINE,
+    )
+    return float(line.group(1)) if line else 0.0
+
+
+def test_refused_raw_readings_are_counted_and_logged_and_the_timer_goes_on(app_env: AppEnv):
+    create_refusing_raw_topic(app_env)
+    app_env.extra.update(WEATHER_INTERVAL="1")
+    worker = Worker(app_env)
+    try:
+        wait_until(
+            lambda: counted_failures(worker, app_env.raw_topic) >= 2 * len(CITIES),
+            120,
+            "two rounds of refused readings counted",
+        )
+        let_raw_topic_take_records(app_env)
+        enriched = read_topic(
+            app_env.broker,
+            app_env.enriched_topic,
+            lambda records: {orjson.loads(r.value)["city"] for r in records} == CITIES,
+            90,
+        )
+    finally:
+        worker.stop()
+    assert {orjson.loads(record.value)["city"] for record in enriched} == CITIES
+    log = worker.log()
+    refused = re.findall(
+        rf"Could not publish (\d+) raw readings to {re.escape(app_env.raw_topic)} after the "
+        r"retries that fit in the round: (.*)",
+        log,
+    )
+    assert len(refused) >= 2
+    for count, detail in refused:
+        assert int(count) == len(CITIES)
+        assert all(city in detail for city in CITIES)
+        assert "MessageSizeTooLargeError" in detail
+    assert "Retrying 10 readings to" in log

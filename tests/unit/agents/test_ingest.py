@@ -1,0 +1,91 @@
+"""The ingest timer's round through Faust's real raw topic, with a fake Kafka producer."""
+
+import asyncio
+import gc
+import logging
+from unittest.mock import AsyncMock, patch
+
+import orjson
+import pytest
+from aiokafka.errors import NotLeaderForPartitionError, RequestTimedOutError
+from prometheus_client import REGISTRY
+
+from agents.ingest import ingest_round
+from weather_app.app import app, raw_topic, settings
+
+CITY_NAMES = [city.name for city in settings.cities]
+
+
+class FlakyProducer:
+    """Stands in for Faust's producer: each record's first `failures` deliveries fail."""
+
+    def __init__(self, failures: int, error: Exception) -> None:
+        self.failures = failures
+        self.error = error
+        self.attempts: dict[bytes, int] = {}
+        self.records: list[tuple[str, bytes, bytes]] = []
+
+    async def send(self, topic, key, value, partition, timestamp, headers):
+        self.records.append((topic, key, value))
+        self.attempts[key] = self.attempts.get(key, 0) + 1
+        delivery = asyncio.get_running_loop().create_future()
+        if self.attempts[key] <= self.failures:
+            delivery.set_exception(self.error)
+        else:
+            delivery.set_result(None)
+        return delivery
+
+
+def counted_failures() -> float:
+    labels = {"topic": raw_topic.get_topic_name()}
+    return REGISTRY.get_sample_value("weather_publish_failures_total", labels) or 0.0
+
+
+def ingest_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "weather_app.sources.delivery" and record.levelno >= logging.WARNING
+    ]
+
+
+async def publish_through(producer: FlakyProducer):
+    with patch.object(app, "maybe_start_producer", AsyncMock(return_value=producer)):
+        return await ingest_round()
+
+
+async def test_a_round_whose_first_deliveries_fail_still_delivers_every_city(caplog):
+    before = counted_failures()
+    producer = FlakyProducer(failures=1, error=NotLeaderForPartitionError())
+    result = await publish_through(producer)
+    assert sorted(result.delivered) == sorted(CITY_NAMES)
+    assert (result.failed, result.in_flight) == ({}, [])
+    assert len(producer.records) == 2 * len(CITY_NAMES)
+    assert {orjson.loads(key) for _, key, _ in producer.records} == set(CITY_NAMES)
+    assert {topic for topic, _, _ in producer.records} == {raw_topic.get_topic_name()}
+    assert counted_failures() == before
+    assert ingest_warnings(caplog) == []
+
+
+async def test_a_round_the_broker_never_takes_is_counted_and_logged_not_raised(caplog):
+    before = counted_failures()
+    producer = FlakyProducer(failures=1000, error=RequestTimedOutError())
+    result = await publish_through(producer)
+    assert list(result.failed) == CITY_NAMES
+    assert result.delivered == []
+    assert len(producer.records) == 3 * len(CITY_NAMES)  # the first try and two retries
+    assert counted_failures() == before + len(CITY_NAMES)
+    [warning] = ingest_warnings(caplog)
+    assert warning.startswith(
+        f"Could not publish {len(CITY_NAMES)} raw readings to {raw_topic.get_topic_name()} "
+        "after the retries that fit in the round: "
+    )
+    assert all(name in warning for name in CITY_NAMES)
+    assert "RequestTimedOutError" in warning
+
+
+async def test_no_failed_delivery_is_left_unread(caplog):
+    producer = FlakyProducer(failures=1000, error=RequestTimedOutError())
+    await publish_through(producer)
+    gc.collect()
+    assert "exception was never retrieved" not in caplog.text
