@@ -35,7 +35,7 @@ rekeyed_readings = Counter(
     "weather_rekeyed_total",
     "Raw readings that arrived under another key or partition than their city's, re-published "
     "to the raw topic under the city's key.",
-
+)
 # The ingest timer's publishing (weather_app/sources/delivery.py).
 publish_failures = Counter(
     "weather_publish_failures_total",
