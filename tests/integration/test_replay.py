@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
 
@@ -94,8 +95,13 @@ def run_until_more_rounds(env: AppEnv, worker: Worker, rounds: int) -> None:
     )
 
 
-def test_replay_across_worker_restarts_equals_the_first_live_enrichment(app_env: AppEnv, capsys):
-    app_env.extra["WEATHER_INTERVAL"] = "1"
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+def test_replay_across_worker_restarts_equals_the_first_live_enrichment(
+    app_env: AppEnv, guarantee: str, capsys
+):
+    app_env.extra.update(WEATHER_INTERVAL="1", WEATHER_PROCESSING_GUARANTEE=guarantee)
+    # What a downstream reader sees: under exactly_once, committed records only.
+    isolation = "read_committed" if guarantee == "exactly_once" else "read_uncommitted"
     # Refused live as future_timestamp (5 min 20 s ahead); by the time replay runs it is less
     # than 5 minutes ahead of the wall clock, but still as far ahead of its record time.
     future = reading(CITIES[0], datetime.now(UTC) + timedelta(minutes=5, seconds=20))
@@ -120,7 +126,7 @@ def test_replay_across_worker_restarts_equals_the_first_live_enrichment(app_env:
     finally:
         assert third.stop(signal.SIGTERM) == 0
     raw = read_all(app_env, app_env.raw_topic)
-    live = read_all(app_env, app_env.enriched_topic)
+    live = read_all(app_env, app_env.enriched_topic, isolation)
     live_by_key = by_key(live)
     dead_letters = [orjson.loads(r.value) for r in read_all(app_env, app_env.dlq_topic)]
     assert [d["reason"] for d in dead_letters] == ["future_timestamp"]
@@ -146,6 +152,7 @@ def test_replay_across_worker_restarts_equals_the_first_live_enrichment(app_env:
         app_env.enriched_topic,
         until=lambda r: len(r) >= len(live) + len(expected),
         timeout=30,
+        isolation=isolation,
     )
     replayed = [r for r in everything if r.offset >= live_ends[r.partition]]
     assert sorted(map(key_of, replayed)) == sorted(expected)
@@ -160,9 +167,12 @@ def test_replay_across_worker_restarts_equals_the_first_live_enrichment(app_env:
         before, after = records
         assert before.offset < written_before_kill[before.partition] <= after.offset, key
     differing = [key for key, (before, after) in redone.items() if before.value != after.value]
+    if guarantee == "exactly_once":
+        assert not redone
     with capsys.disabled():
         print(
-            f"\n  replay: {len(replayed)} records equal their first live enrichment; live, "
+            f"\n  replay ({guarantee}): {len(replayed)} records equal their first live "
+            "enrichment; live, "
             f"{len(redone)} readings were enriched again after the SIGKILL, "
             f"{len(differing)} of them differently"
         )
