@@ -14,7 +14,7 @@ from influxdb_client.rest import ApiException
 from weather_app.app import app, raw_topic, settings
 from weather_app.freshness import assess, max_age_seconds
 from weather_app.influx import InfluxTarget, city_activity
-from weather_app.replay import Bound, ReplayReport
+from weather_app.replay import Bound, ReplayReport, Window
 from weather_app.replay import replay as run_replay
 from weather_app.sources.fetcher import WeatherFetcher
 from weather_app.timeutil import format_rfc3339
@@ -177,15 +177,24 @@ async def replay(self: AppCommand, start: str, end: str | None, cities: tuple[st
 
     def show_progress(report: ReplayReport) -> None:
         nonlocal last_shown
-        if report.published - last_shown >= 1000:
-            last_shown = report.published
-            self.say(f"  {report.published} re-published")
+        if report.delivered - last_shown >= 1000:
+            last_shown = report.delivered
+            self.say(f"  {report.delivered} re-published")
 
     try:
-        report = await run_replay(settings, bound_from, bound_to, set(cities), show_progress)
+        report = await run_replay(
+            settings, Window(bound_from, bound_to, set(cities)), show_progress
+        )
     except ValueError as error:
         exit_with(str(error))
-    self.say(
-        f"replayed {report.published} readings ({report.invalid} invalid skipped, "
+    counts = (
+        f"({report.invalid} invalid skipped, "
         f"{report.warmed} read before the window to rebuild history)"
     )
+    if report.failed:
+        exit_with(
+            f"replay incomplete: {report.failed} readings failed to publish, "
+            f"{report.delivered} delivered {counts}; first error: {report.first_error}; "
+            "replaying the same window again is safe"
+        )
+    self.say(f"replayed {report.delivered} readings {counts}")

@@ -7,12 +7,15 @@ enrichment is deterministic given that history they come out identical, so downs
 (keyed by city and observation time) are overwritten, not duplicated.
 """
 
+import asyncio
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from weather_app.forecast import Sample
 from weather_app.processing import process_reading
@@ -42,6 +45,16 @@ class Bound:
         return int(self.time.timestamp() * 1000)
 
 
+@dataclass(frozen=True)
+class Window:
+    """What to replay: from `start` to `end` (inclusive; None: the topic's end), `cities` only
+    (empty: all)."""
+
+    start: Bound
+    end: Bound | None = None
+    cities: Collection[str] = ()
+
+
 async def topic_partitions(brokers: str, topic: str) -> int:
     admin = AIOKafkaAdminClient(bootstrap_servers=brokers)
     await admin.start()
@@ -56,99 +69,160 @@ async def topic_partitions(brokers: str, topic: str) -> int:
 
 @dataclass
 class ReplayReport:
-    published: int = 0
+    delivered: int = 0
+    failed: int = 0
     invalid: int = 0
     warmed: int = 0
+    first_error: str = ""
 
 
-def _before_end(bound_to: Bound | None, offset: int, timestamp_ms: int) -> bool:
-    if bound_to is None:
-        return True
-    if bound_to.offset is not None:
-        return offset <= bound_to.offset
-    return timestamp_ms <= bound_to.millis()
+class Deliveries:
+    """Sends records and counts each one delivered or failed by the broker's answer."""
+
+    def __init__(self, producer: Any, topic: str, report: ReplayReport) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._report = report
+        self._in_flight: list[asyncio.Future[Any]] = []
+
+    async def send(self, key: bytes, value: bytes) -> None:
+        try:
+            self._in_flight.append(await self._producer.send(self._topic, key=key, value=value))
+        except KafkaError as error:  # refused before it was queued
+            self._count_failure(error)
+
+    def count_answered(self) -> None:
+        waiting = []
+        for delivery in self._in_flight:
+            if not delivery.done():
+                waiting.append(delivery)
+            elif (error := delivery.exception()) is not None:
+                self._count_failure(error)
+            else:
+                self._report.delivered += 1
+        self._in_flight = waiting
+
+    async def settle(self) -> None:
+        """Wait for the broker's answer to every record sent, and count them."""
+        await self._producer.flush()
+        if self._in_flight:
+            await asyncio.wait(self._in_flight)
+        self.count_answered()
+
+    def _count_failure(self, error: BaseException) -> None:
+        self._report.failed += 1
+        if not self._report.first_error:
+            self._report.first_error = f"{type(error).__name__}: {error}"
 
 
-async def _window_starts(
-    consumer: AIOKafkaConsumer,
+def _record_time(record: ConsumerRecord[bytes, bytes]) -> datetime:
+    """The Kafka time of a raw record: when it was published, what the live agent's clock read
+    at the earliest, so a reading refused live as future-dated is refused on replay too."""
+    return datetime.fromtimestamp(record.timestamp / 1000, UTC)
+
+
+async def _offsets_at(
+    consumer: Any,
     partitions: list[TopicPartition],
-    bound_from: Bound,
+    bound: Bound,
     beginnings: dict[TopicPartition, int],
     ends: dict[TopicPartition, int],
+    after: bool,
 ) -> dict[TopicPartition, int]:
-    if bound_from.offset is not None:
-        return {p: min(max(bound_from.offset, beginnings[p]), ends[p]) for p in partitions}
-    found = await consumer.offsets_for_times({p: bound_from.millis() for p in partitions})
-    return {p: found[p].offset if found.get(p) else ends[p] for p in partitions}
+    """Each partition's first offset in the window (`after`: first offset past it), clamped to
+    the offsets the partition had when the replay started."""
+    if bound.offset is not None:
+        wanted = {p: bound.offset + after for p in partitions}
+    else:
+        found = await consumer.offsets_for_times({p: bound.millis() + after for p in partitions})
+        wanted = {p: found[p].offset if found.get(p) else ends[p] for p in partitions}
+    return {p: min(max(wanted[p], beginnings[p]), ends[p]) for p in partitions}
 
 
 async def replay(
-    settings: Settings,
-    bound_from: Bound,
-    bound_to: Bound | None,
-    cities: Collection[str],
-    progress: Callable[[ReplayReport], None],
+    settings: Settings, window: Window, progress: Callable[[ReplayReport], None]
 ) -> ReplayReport:
-    """Re-publish the raw readings in [bound_from, bound_to] (of `cities`, if given)."""
+    """Re-publish the raw readings in `window`."""
     brokers = settings.bootstrap_servers
-    consumer = AIOKafkaConsumer(bootstrap_servers=brokers, group_id=None, enable_auto_commit=False)
-    producer = AIOKafkaProducer(bootstrap_servers=brokers, acks="all", linger_ms=5)
+    partitions = [
+        TopicPartition(settings.raw_topic, partition)
+        for partition in range(await topic_partitions(brokers, settings.raw_topic))
+    ]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=brokers,
+        group_id=None,
+        enable_auto_commit=False,
+        # What the live agent reads; a position retention deleted goes on at the new log start.
+        isolation_level="read_committed"
+        if settings.processing_guarantee == "exactly_once"
+        else "read_uncommitted",
+        auto_offset_reset="earliest",
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=brokers, acks="all", enable_idempotence=True, linger_ms=5
+    )
     await consumer.start()
     await producer.start()
-    report = ReplayReport()
     try:
-        partitions = [
-            TopicPartition(settings.raw_topic, partition)
-            for partition in range(await topic_partitions(brokers, settings.raw_topic))
-        ]
-        consumer.assign(partitions)
-        beginnings = await consumer.beginning_offsets(partitions)
-        ends = await consumer.end_offsets(partitions)
-        starts = await _window_starts(consumer, partitions, bound_from, beginnings, ends)
-        # Enough earlier readings to refill every city's history on this partition.
-        warmup = settings.history_size * len(settings.cities)
-        pending = set()
-        for partition in partitions:
-            first = max(beginnings[partition], starts[partition] - warmup)
-            if first < ends[partition]:
-                consumer.seek(partition, first)
-                pending.add(partition)
-        samples: dict[str, list[Sample]] = {}
-        now = datetime.now(UTC)
-        while pending:
-            batches = await consumer.getmany(*pending, timeout_ms=1000)
-            for partition, records in batches.items():
-                for record in records:
-                    if record.offset >= ends[partition] or not _before_end(
-                        bound_to, record.offset, record.timestamp
-                    ):
-                        pending.discard(partition)
-                        break
-                    in_window = record.offset >= starts[partition]
-                    try:
-                        reading = decode_raw(record.value, now)
-                    except InvalidReading:
-                        report.invalid += in_window
-                        continue
-                    city = reading.city
-                    enriched, samples[city] = process_reading(
-                        reading, samples.get(city, []), settings.history_size
-                    )
-                    if in_window and (not cities or city in cities):
-                        await producer.send(
-                            settings.enriched_topic,
-                            key=encode_key(city),
-                            value=encode_record(enriched),
-                        )
-                        report.published += 1
-                    else:
-                        report.warmed += 1
-                else:
-                    if records and records[-1].offset >= ends[partition] - 1:
-                        pending.discard(partition)
-            progress(report)
-        await producer.flush()
+        return await replay_partitions(consumer, producer, partitions, settings, window, progress)
     finally:
         await producer.stop()
         await consumer.stop()
+
+
+async def replay_partitions(
+    consumer: Any,
+    producer: Any,
+    partitions: list[TopicPartition],
+    settings: Settings,
+    window: Window,
+    progress: Callable[[ReplayReport], None],
+) -> ReplayReport:
+    """`replay` with its consumer and producer started."""
+    report = ReplayReport()
+    deliveries = Deliveries(producer, settings.enriched_topic, report)
+    consumer.assign(partitions)
+    beginnings = await consumer.beginning_offsets(partitions)
+    # Taken once: records published while the replay runs are not part of it.
+    ends = await consumer.end_offsets(partitions)
+    starts = await _offsets_at(consumer, partitions, window.start, beginnings, ends, after=False)
+    stops = ends
+    if window.end is not None:
+        stops = await _offsets_at(consumer, partitions, window.end, beginnings, ends, after=True)
+    # Enough earlier readings to refill every city's history on this partition.
+    warmup = settings.history_size * len(settings.cities)
+    pending = set()
+    for partition in partitions:
+        first = max(beginnings[partition], starts[partition] - warmup)
+        if first < stops[partition]:
+            consumer.seek(partition, first)
+            pending.add(partition)
+    samples: dict[str, list[Sample]] = {}
+    while pending:
+        batches = await consumer.getmany(*pending, timeout_ms=1000)
+        for partition, records in batches.items():
+            for record in records:
+                if record.offset >= stops[partition]:
+                    break
+                in_window = record.offset >= starts[partition]
+                try:
+                    reading = decode_raw(record.value, _record_time(record))
+                except InvalidReading:
+                    report.invalid += in_window
+                    continue
+                city = reading.city
+                enriched, samples[city] = process_reading(
+                    reading, samples.get(city, []), settings.history_size
+                )
+                if in_window and (not window.cities or city in window.cities):
+                    await deliveries.send(encode_key(city), encode_record(enriched))
+                else:
+                    report.warmed += 1
+        # The position passes transaction markers and deleted records, which no record shows.
+        for partition in list(pending):
+            if await consumer.position(partition) >= stops[partition]:
+                pending.discard(partition)
+        deliveries.count_answered()
+        progress(report)
+    await deliveries.settle()
     return report
