@@ -27,7 +27,7 @@ def record_sample(history: Sequence[Sample], sample: Sample, size: int) -> list[
     `history` is in time order, as this function returns it.
     """
     if history and history[-1].epoch < sample.epoch:  # the usual case: the newest reading
-        return [*history[len(history) - size + 1 :], sample] if size > 1 else [sample]
+        return [*history[max(0, len(history) - size + 1) :], sample] if size > 1 else [sample]
     kept = [existing for existing in history if existing.epoch != sample.epoch]
     kept.append(sample)
     kept.sort(key=lambda existing: existing.epoch)

@@ -52,3 +52,11 @@ def test_record_sample_keeps_time_order_one_sample_per_timestamp_and_the_newest(
 def test_samples_before_excludes_the_reading_itself_and_later_ones():
     history = [Sample(10, 1, 0), Sample(20, 2, 0), Sample(30, 3, 0)]
     assert samples_before(history, 20) == [Sample(10, 1, 0)]
+
+
+def test_the_history_grows_to_its_full_size_one_reading_at_a_time():
+    history: list[Sample] = []
+    for epoch in range(20):
+        history = record_sample(history, Sample(float(epoch), 10.0, 0.0), 12)
+        assert len(history) == min(epoch + 1, 12)
+    assert [sample.epoch for sample in history] == [float(epoch) for epoch in range(8, 20)]
