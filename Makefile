@@ -9,8 +9,8 @@ INSTALLED := $(VENV)/.installed
 help:
 	@echo "make run         local Kafka + one worker with simulated weather + live view (Ctrl-C stops)"
 	@echo "make test        lint, types, unit and integration tests (starts its own Kafka)"
-	@echo "make kafka-up    start the local Kafka broker (KAFKA_PORT, default 9092)"
-	@echo "make kafka-down  stop it"
+	@echo "make kafka-up    start the local Kafka broker (KAFKA_PORT, default 9092; KAFKA_NODES=3: three)"
+	@echo "make kafka-down  stop it (all of them)"
 	@echo "make stack-up    Kafka + InfluxDB 2 + Telegraf (WITH_WORKER=1: + one worker); make stack-down"
 	@echo "make tools       build Telegraf and InfluxDB from the Go module proxy (cached, ~8 min once)"
 	@echo "make bench       benchmarks into BENCHMARKS.md (~7 min)"

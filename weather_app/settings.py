@@ -117,7 +117,7 @@ class Settings:
     @property
     def bootstrap_servers(self) -> str:
         """The brokers as Kafka clients take them: `host:port[,host:port]`."""
-        return self.kafka_broker.removeprefix("kafka://").replace(";", ",")
+        return ",".join(broker_addresses(self.kafka_broker))
 
     @property
     def uses_api(self) -> bool:
@@ -138,7 +138,9 @@ class Settings:
                 raise ConfigError(f"{name}={raw!r} is invalid: expected {expected}") from None
 
         settings = cls(
-            kafka_broker=read("KAFKA_BROKER", _broker, defaults.kafka_broker, "host:port"),
+            kafka_broker=read(
+                "KAFKA_BROKER", _broker, defaults.kafka_broker, "host:port[,host:port...]"
+            ),
             broker_wait_seconds=read(
                 "KAFKA_CONNECT_WAIT", _positive_float, defaults.broker_wait_seconds, "seconds > 0"
             ),
@@ -281,8 +283,12 @@ def _cities(env: Mapping[str, str]) -> tuple[City, ...]:
     return DEFAULT_CITIES
 
 
+def _has_space(text: str) -> bool:
+    return any(character.isspace() for character in text)
+
+
 def _name(raw: str) -> str:
-    if any(character.isspace() for character in raw):
+    if _has_space(raw):
         raise ValueError(raw)
     return raw
 
@@ -333,10 +339,15 @@ def _bounded_int(low: int, high: int) -> Callable[[str], int]:
     return _bounded(int, low, high)
 
 
+def broker_addresses(brokers: str) -> list[str]:
+    """Each `host:port` of KAFKA_BROKER: separated by `;` or `,`, each may start with kafka://."""
+    return [address.removeprefix("kafka://") for address in brokers.replace(";", ",").split(",")]
+
+
 def _broker(raw: str) -> str:
-    for address in raw.removeprefix("kafka://").split(";"):
+    for address in broker_addresses(raw):
         host, _, port = address.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not host or _has_space(address) or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(raw)
     return raw
 

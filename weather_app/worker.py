@@ -8,7 +8,7 @@ import signal
 import socket
 import sys
 import time
-from typing import NoReturn, cast
+from typing import NamedTuple, NoReturn, cast
 
 import faust
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError
 from faust.assignor.leader_assignor import LeaderAssignor
 
 from weather_app.app import app, settings
-from weather_app.settings import Settings
+from weather_app.settings import Settings, broker_addresses
 from weather_app.tables import remove_stray_entries
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class BrokerUnavailable(ConnectionError):
 def wait_for_broker(addresses: str, wait_seconds: float) -> None:
     """Return once one bootstrap address accepts a TCP connection, else raise BrokerUnavailable."""
     targets = []
-    for address in addresses.removeprefix("kafka://").split(";"):
+    for address in broker_addresses(addresses):
         host, _, port_text = address.rpartition(":")
         targets.append((host, int(port_text)))
     deadline = time.monotonic() + wait_seconds
@@ -51,11 +51,32 @@ def wait_for_broker(addresses: str, wait_seconds: float) -> None:
         time.sleep(1.0)
 
 
-def app_topics(settings: Settings) -> list[NewTopic]:
-    """Every topic the app reads or writes, with its partition count and configuration."""
-    replication = app.conf.topic_replication_factor
+class Replication(NamedTuple):
+    factor: int
+    min_insync_replicas: int
+
+
+def replication_for(brokers: int) -> Replication:
+    """How many copies of each partition the app's topics keep on a cluster of `brokers`.
+
+    Three where there are three brokers or more, of which two must hold a record before the
+    broker acknowledges it (producers send with acks=all): a broker may die without losing an
+    acknowledged record and without stopping writes. Fewer brokers cannot hold three copies, and
+    requiring two of two would stop every write while one of them is down.
+    """
+    factor = min(3, brokers)
+    return Replication(factor, 2 if factor == 3 else 1)
+
+
+def app_topics(settings: Settings, brokers: int = 1) -> list[NewTopic]:
+    """Every topic the app reads or writes, with its partition count and configuration.
+
+    `brokers`: how many the cluster has, which sets the replication (`replication_for`).
+    """
+    replication, min_insync_replicas = replication_for(brokers)
+    replicated = {"min.insync.replicas": str(min_insync_replicas)}
     topics = [
-        NewTopic(name, settings.partitions, replication)
+        NewTopic(name, settings.partitions, replication, topic_configs=replicated)
         for name in (
             settings.raw_topic,
             settings.enriched_topic,
@@ -74,6 +95,7 @@ def app_topics(settings: Settings) -> list[NewTopic]:
                 # segments let the broker compact it down to ~one record per city within the
                 # hour, where the default week-long segment keeps every write for days.
                 topic_configs={
+                    **replicated,
                     "cleanup.policy": "compact",
                     "segment.ms": str(CHANGELOG_SEGMENT_MS),
                 },
@@ -83,7 +105,7 @@ def app_topics(settings: Settings) -> list[NewTopic]:
     # timers. Faust creates it as the worker starts; when the first rebalance does not see it yet,
     # no worker runs the ingest timer for minutes. Its name is Faust's (a private attribute).
     leader_topic = cast(LeaderAssignor, app._leader_assignor)._leader_topic_name
-    topics.append(NewTopic(leader_topic, 1, replication))
+    topics.append(NewTopic(leader_topic, 1, replication, topic_configs=replicated))
     return topics
 
 
@@ -93,12 +115,15 @@ async def declare_topics(settings: Settings) -> list[str]:
     Done before the consumer subscribes: Faust would create them too, but a topic created after
     the first rebalance is only seen at the next metadata refresh, minutes later, and until then
     the agent crashes over a changelog "with 0 partitions" or never gets the source topic.
-    Returns the names of the topics it created.
+    Their replication follows the number of brokers the cluster has now; Faust, finding every
+    topic there, never creates one with its own `topic_replication_factor`. Returns the names of
+    the topics it created.
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()
     try:
-        response = await admin.create_topics(app_topics(settings))
+        brokers = len((await admin.describe_cluster())["brokers"])
+        response = await admin.create_topics(app_topics(settings, brokers))
     finally:
         await admin.close()
     created = []

@@ -8,8 +8,10 @@ import pytest
 
 from tests.integration.support import (
     AppEnv,
+    KafkaCluster,
     ScriptService,
     free_port,
+    free_port_run,
     temporary_bucket,
     unique_name,
 )
@@ -77,3 +79,23 @@ def influxdb(influxdb_server: InfluxTarget) -> Iterator[InfluxTarget]:
     """A fresh bucket per test, so tests that write the same cities never see each other."""
     with temporary_bucket(influxdb_server) as target:
         yield target
+
+
+@pytest.fixture(scope="module")
+def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    """Three brokers (KAFKA_NODES=3) on six consecutive free loopback ports, for one module."""
+    first_port = free_port_run(6)
+    service = ScriptService(
+        "kafka.sh",
+        {
+            **os.environ,
+            "KAFKA_NODES": "3",
+            "KAFKA_PORT": str(first_port),
+            "KAFKA_DATA_DIR": str(tmp_path_factory.mktemp("kafka-cluster")),
+        },
+    )
+    service.up()
+    try:
+        yield KafkaCluster(service, first_port)
+    finally:
+        service.down()

@@ -1,6 +1,7 @@
 """Helpers for tests that run real processes: a worker subprocess and a plain Kafka reader."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -294,3 +295,40 @@ def reading(city: str, moment: datetime, **overrides: Any) -> dict[str, Any]:
         "data_origin": "simulated",
         **overrides,
     }
+
+
+def free_port_run(count: int) -> int:
+    """The first of `count` consecutive free loopback ports (for a cluster's ports)."""
+    while True:
+        first = free_port()
+        if first + count > 65536:
+            continue
+        try:
+            with contextlib.ExitStack() as probes:
+                for port in range(first, first + count):
+                    probe = probes.enter_context(socket.socket())
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return first
+
+
+@dataclass
+class KafkaCluster:
+    """Three KRaft brokers started by `scripts/kafka.sh` (KAFKA_NODES=3) from `first_port`."""
+
+    service: ScriptService
+    first_port: int
+    nodes: int = 3
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{self.port(node)}" for node in range(1, self.nodes + 1))
+
+    def port(self, node: int) -> int:
+        return self.first_port + 2 * (node - 1)
+
+    def pid(self, node: int) -> int:
+        """The PID kafka.sh recorded for the node's broker."""
+        cache = Path(os.environ.get("WSL_CACHE", Path.home() / ".cache" / "weather-speed-layer"))
+        return int((cache / "run" / f"kafka-{self.port(node)}.pid").read_text())

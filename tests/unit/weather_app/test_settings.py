@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from faust.utils.urls import urllist
 
 from weather_app.cities import DEFAULT_CITIES
 from weather_app.settings import ConfigError, Settings
@@ -47,6 +48,23 @@ def test_values_are_read_from_the_environment():
     assert settings.uses_api
 
 
+@pytest.mark.parametrize(
+    "brokers",
+    [
+        "127.0.0.1:9092,127.0.0.1:9094",
+        "127.0.0.1:9092;127.0.0.1:9094",
+        "kafka://127.0.0.1:9092,kafka://127.0.0.1:9094",
+    ],
+)
+def test_several_brokers_are_bootstrap_servers_for_kafka_clients_and_faust(brokers):
+    settings = Settings.from_env({"KAFKA_BROKER": brokers})
+    assert settings.bootstrap_servers == "127.0.0.1:9092,127.0.0.1:9094"
+    assert [str(url) for url in urllist(settings.broker_url)] == [
+        "kafka://127.0.0.1:9092",
+        "kafka://127.0.0.1:9094",
+    ]
+
+
 def test_the_api_key_never_appears_in_the_settings_repr():
     assert "secret-key" not in repr(Settings.from_env({"VISUAL_CROSSING_API_KEY": "secret-key"}))
 
@@ -60,6 +78,8 @@ def test_the_api_key_never_appears_in_the_settings_repr():
         ("WEATHER_PARTITIONS", "0"),
         ("KAFKA_BROKER", "localhost"),
         ("KAFKA_BROKER", "127.0.0.1:99999"),
+        ("KAFKA_BROKER", "127.0.0.1:9092,"),
+        ("KAFKA_BROKER", "127.0.0.1:9092, 127.0.0.1:9094"),
         ("WEATHER_WEB_PORT", "http"),
         ("VISUAL_CROSSING_BASE_URL", "ftp://x"),
         ("WEATHER_CITIES", "Atlantis"),
