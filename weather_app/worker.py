@@ -164,6 +164,8 @@ async def prepare_broker(settings: Settings) -> list[str]:
         await check_partitions(settings)
         changelogs = [table.changelog_topic.get_topic_name() for table in app.tables.values()]
         await remove_stray_entries(settings.bootstrap_servers, changelogs, settings.partitions)
+    except TimeoutError as error:
+        raise BrokerUnavailable(f"Kafka at {settings.kafka_broker} is too slow: {error}") from None
     except KafkaError as error:
         raise BrokerUnavailable(f"Kafka at {settings.kafka_broker} refused: {error}") from None
     return created
