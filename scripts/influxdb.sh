@@ -36,19 +36,8 @@ STOP_TIMEOUT="${INFLUXDB_STOP_TIMEOUT:-30}"
 die() { echo "influxdb.sh: $*" >&2; exit 1; }
 say() { echo "==> $*"; }
 
-# PID from the pid file if that process is alive and is an influxd; empty otherwise.
-live_pid() {
-    local pid cmdline
-    [[ -f "$PID_FILE" ]] || return 0
-    pid="$(tr -dc '0-9' <"$PID_FILE")"
-    [[ -n "$pid" ]] || return 0
-    kill -0 "$pid" 2>/dev/null || return 0
-    if [[ -r "/proc/$pid/cmdline" ]]; then
-        cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
-        [[ "$cmdline" == *influxd* ]] || return 0   # PID was reused by an unrelated process
-    fi
-    echo "$pid"
-}
+# PID from the pid file if that process is alive and is our influxd; empty otherwise.
+live_pid() { pid_of_program "$PID_FILE" "$INFLUXD"; }
 
 healthy() { curl -fsS -m 2 "$URL/health" >/dev/null 2>&1; }
 

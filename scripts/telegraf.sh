@@ -58,15 +58,8 @@ export WEATHER_ENRICHED_TOPIC="${WEATHER_ENRICHED_TOPIC:-weather_data_v2}"
 export TELEGRAF_CONSUMER_GROUP="${TELEGRAF_CONSUMER_GROUP:-telegraf-weather}"
 export TELEGRAF_HEALTH_PORT="$HEALTH_PORT"
 
-# PID from the pid file if that process is alive and is a telegraf; empty otherwise.
-live_pid() {
-    local pid
-    [[ -f "$PID_FILE" ]] || return 0
-    pid="$(tr -dc '0-9' <"$PID_FILE")"
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-    [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)" == *telegraf* ]] || return 0  # PID reused
-    echo "$pid"
-}
+# PID from the pid file if that process is alive and is our telegraf; empty otherwise.
+live_pid() { pid_of_program "$PID_FILE" "$TELEGRAF"; }
 
 healthy() { curl -fsS -m 2 -o /dev/null "$HEALTH_URL" 2>/dev/null; }
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
