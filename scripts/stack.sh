@@ -121,11 +121,12 @@ cmd_up() {
     "$SCRIPTS/telegraf.sh" up
     [[ "${WITH_WORKER:-0}" == 1 ]] && start_worker
     local token_note=""
-    [[ -z "${INFLUXDB_TOKEN:-}" ]] && token_note=" (token: speed-layer-dev-token)"
+    [[ -z "${INFLUXDB_TOKEN:-}" ]] && token_note=" (admin token: speed-layer-dev-token)"
     cat <<EOT
 ==> stack: up in $((SECONDS - started))s
     Kafka:     $KAFKA_BROKER  topic ${WEATHER_ENRICHED_TOPIC:-weather_data_v2} -> Telegraf group ${TELEGRAF_CONSUMER_GROUP:-telegraf-weather}
     InfluxDB:  $INFLUXDB_URL  org ${INFLUXDB_ORG:-speed_org}, bucket ${INFLUXDB_BUCKET:-speed_bucket}$token_note
+    Tokens:    $RUN_DIR/influxdb-$INFLUXDB_PORT-tokens/ (telegraf.token: write-only, read.token: read-only, for check)
     Telegraf:  health http://127.0.0.1:$HEALTH_PORT/  log ${TELEGRAF_LOG:-$RUN_DIR/telegraf-$HEALTH_PORT.log}
 EOT
     if [[ "${WITH_WORKER:-0}" == 1 ]]; then
