@@ -112,7 +112,6 @@ setup() {
 
 # The bucket's write-only and read-only tokens (weather_app/influx.py, provision_tokens).
 scoped_tokens() {
-    [[ -x "$PYTHON" ]] || die "$PYTHON not found: run 'make venv' first (it creates the scoped tokens)"
     INFLUXDB_URL="$URL" INFLUXDB_ORG="$ORG" INFLUXDB_BUCKET="$BUCKET" INFLUXDB_TOKEN="$TOKEN" \
         INFLUXDB_WRITE_TOKEN_FILE="$WRITE_TOKEN_FILE" INFLUXDB_READ_TOKEN_FILE="$READ_TOKEN_FILE" \
         "$PYTHON" -m weather_app.influx || die "creating the scoped tokens failed (see above)"
@@ -121,6 +120,7 @@ scoped_tokens() {
 cmd_up() {
     command -v curl >/dev/null 2>&1 || die "'curl' not found: install it (Debian/Ubuntu: apt-get install curl)"
     [[ -x "$INFLUXD" ]] || die "influxd not found at $INFLUXD: run scripts/install-influxdb.sh first"
+    [[ -x "$PYTHON" ]] || die "$PYTHON not found: run 'make venv' first (it creates the scoped tokens)"
     [[ "$PORT" =~ ^[0-9]+$ ]] || die "INFLUXDB_PORT must be a number, got '$PORT'"
     mkdir -p "$RUN_DIR" "$DATA_DIR/engine"
 
