@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run a local, headless InfluxDB 2 (built by scripts/install-influxdb.sh) as a plain background process.
 #
-#   scripts/influxdb.sh up      start influxd on 127.0.0.1, wait for /health, one-time setup (idempotent)
+#   scripts/influxdb.sh up      start influxd on 127.0.0.1, wait for /health, one-time setup (idempotent),
+#                               then the bucket's scoped tokens (below)
 #   scripts/influxdb.sh down    stop the influxd started by `up` (by the PID in the pid file only)
 #   scripts/influxdb.sh status  print whether it runs
 #
@@ -11,10 +12,19 @@
 #   INFLUXDB_USERNAME [speed]  INFLUXDB_PASSWORD [speedlayer-dev-pass]  INFLUXDB_ORG [speed_org]
 #   INFLUXDB_BUCKET [speed_bucket]  INFLUXDB_TOKEN [speed-layer-dev-token]
 #   INFLUXDB_RETENTION_SECONDS [604800]  INFLUXDB_START_TIMEOUT [60]  INFLUXDB_STOP_TIMEOUT [30]
+#   INFLUXDB_WRITE_TOKEN_FILE [$WSL_CACHE/run/influxdb-<port>-tokens/telegraf.token]
+#   INFLUXDB_READ_TOKEN_FILE  [$WSL_CACHE/run/influxdb-<port>-tokens/read.token]
+#
+# INFLUXDB_TOKEN is the admin (all-access) token: only this script uses it. `up` writes two tokens
+# scoped to the bucket into the files above (mode 600): one that may only write it, for Telegraf
+# (scripts/telegraf.sh), and one that may only read it, for `faust -A weather_app check` (which
+# finds it there by itself). No token or password is ever on a command line (visible in `ps`):
+# curl gets its headers and bodies through file descriptors.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 
+HERE="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE="${WSL_CACHE:-$HOME/.cache/weather-speed-layer}"
 INFLUXD="${INFLUXD_BIN:-$CACHE/bin/influxd}"
 RUN_DIR="$CACHE/run"
@@ -32,23 +42,16 @@ TOKEN="${INFLUXDB_TOKEN:-speed-layer-dev-token}"
 RETENTION="${INFLUXDB_RETENTION_SECONDS:-604800}"
 START_TIMEOUT="${INFLUXDB_START_TIMEOUT:-60}"
 STOP_TIMEOUT="${INFLUXDB_STOP_TIMEOUT:-30}"
+TOKEN_DIR="$RUN_DIR/influxdb-$PORT-tokens"
+WRITE_TOKEN_FILE="${INFLUXDB_WRITE_TOKEN_FILE:-$TOKEN_DIR/telegraf.token}"
+READ_TOKEN_FILE="${INFLUXDB_READ_TOKEN_FILE:-$TOKEN_DIR/read.token}"
+PYTHON="$HERE/.venv/bin/python"
 
 die() { echo "influxdb.sh: $*" >&2; exit 1; }
 say() { echo "==> $*"; }
 
-# PID from the pid file if that process is alive and is an influxd; empty otherwise.
-live_pid() {
-    local pid cmdline
-    [[ -f "$PID_FILE" ]] || return 0
-    pid="$(tr -dc '0-9' <"$PID_FILE")"
-    [[ -n "$pid" ]] || return 0
-    kill -0 "$pid" 2>/dev/null || return 0
-    if [[ -r "/proc/$pid/cmdline" ]]; then
-        cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
-        [[ "$cmdline" == *influxd* ]] || return 0   # PID was reused by an unrelated process
-    fi
-    echo "$pid"
-}
+# PID from the pid file if that process is alive and is our influxd; empty otherwise.
+live_pid() { pid_of_program "$PID_FILE" "$INFLUXD"; }
 
 healthy() { curl -fsS -m 2 "$URL/health" >/dev/null 2>&1; }
 
@@ -59,15 +62,16 @@ json_str() {  # minimal JSON string escaping for values from env
 }
 
 # curl wrapper, runs in the current shell: sets BODY and HTTP_CODE. Usage: api METHOD PATH [JSON]
-# (sends the token when AUTH=1).
+# (sends the token when AUTH=1). The JSON (it may hold the password) comes on stdin and the
+# Authorization header from fd 3, so neither is in curl's argv.
 BODY=""
 HTTP_CODE=""
 api() {
-    local method="$1" path="$2" data="${3:-}" out
+    local method="$1" path="$2" data="${3:-}" header="" out
     local args=(-sS -m 15 -X "$method" -o - -w '\n%{http_code}' -H 'Content-Type: application/json')
-    [[ "${AUTH:-0}" == 1 ]] && args+=(-H "Authorization: Token $TOKEN")
-    [[ -n "$data" ]] && args+=(--data-binary "$data")
-    out="$(curl "${args[@]}" "$URL$path" 2>&1)" || die "HTTP $method $path failed: ${out//$'\n'/ }"
+    if [[ "${AUTH:-0}" == 1 ]]; then args+=(-H @/dev/fd/3); header="Authorization: Token $TOKEN"; fi
+    [[ -n "$data" ]] && args+=(--data-binary @-)
+    out="$(curl "${args[@]}" "$URL$path" 3<<<"$header" <<<"$data" 2>&1)" || die "HTTP $method $path failed: ${out//$'\n'/ }"
     HTTP_CODE="${out##*$'\n'}"
     BODY="${out%$'\n'*}"
 }
@@ -106,9 +110,17 @@ setup() {
     [[ "$HTTP_CODE" == 201 ]] || die "creating bucket '$BUCKET' returned HTTP $HTTP_CODE: ${body//$'\n'/ }"
 }
 
+# The bucket's write-only and read-only tokens (weather_app/influx.py, provision_tokens).
+scoped_tokens() {
+    INFLUXDB_URL="$URL" INFLUXDB_ORG="$ORG" INFLUXDB_BUCKET="$BUCKET" INFLUXDB_TOKEN="$TOKEN" \
+        INFLUXDB_WRITE_TOKEN_FILE="$WRITE_TOKEN_FILE" INFLUXDB_READ_TOKEN_FILE="$READ_TOKEN_FILE" \
+        "$PYTHON" -m weather_app.influx || die "creating the scoped tokens failed (see above)"
+}
+
 cmd_up() {
     command -v curl >/dev/null 2>&1 || die "'curl' not found: install it (Debian/Ubuntu: apt-get install curl)"
     [[ -x "$INFLUXD" ]] || die "influxd not found at $INFLUXD: run scripts/install-influxdb.sh first"
+    [[ -x "$PYTHON" ]] || die "$PYTHON not found: run 'make venv' first (it creates the scoped tokens)"
     [[ "$PORT" =~ ^[0-9]+$ ]] || die "INFLUXDB_PORT must be a number, got '$PORT'"
     mkdir -p "$RUN_DIR" "$DATA_DIR/engine"
 
@@ -148,6 +160,7 @@ cmd_up() {
         waited=$((waited + 1))
     done
     setup
+    scoped_tokens
     echo "InfluxDB is up: $URL (PID $pid, org '$ORG', bucket '$BUCKET')"
 }
 

@@ -1,19 +1,52 @@
 # shellcheck shell=bash
 # Shared by the service scripts (sourced, not run).
 
+# pid_alive PID: the process exists and has not exited (an exited child its parent has not yet
+# reaped, a zombie, still answers kill -0).
+pid_alive() {
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }"  # the state follows the command name, which may hold spaces and ')'
+    [[ "${stat:0:1}" != Z ]]
+}
+
 # terminate_pid PID TIMEOUT_SECONDS LABEL: SIGTERM, wait up to TIMEOUT, then SIGKILL and wait 5 s.
 # Returns 1 (after saying so on stderr) only if the process survives SIGKILL.
 terminate_pid() {
     local pid="$1" timeout="$2" label="$3" waited=0
     kill -TERM "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null && ((waited < timeout * 10)); do sleep 0.1; waited=$((waited + 1)); done
-    kill -0 "$pid" 2>/dev/null || return 0
+    while pid_alive "$pid" && ((waited < timeout * 10)); do sleep 0.1; waited=$((waited + 1)); done
+    pid_alive "$pid" || return 0
     echo "$label (PID $pid) did not stop within ${timeout}s; sending SIGKILL" >&2
     kill -KILL "$pid" 2>/dev/null || true
     waited=0
-    while kill -0 "$pid" 2>/dev/null && ((waited < 50)); do sleep 0.1; waited=$((waited + 1)); done
-    if kill -0 "$pid" 2>/dev/null; then
+    while pid_alive "$pid" && ((waited < 50)); do sleep 0.1; waited=$((waited + 1)); done
+    if pid_alive "$pid"; then
         echo "$label (PID $pid) is still alive after SIGKILL" >&2
         return 1
     fi
+}
+
+# pid_of_program PID_FILE PROGRAM [ARG]: print the PID in PID_FILE if that process is alive and runs
+# PROGRAM, print nothing otherwise. "Runs PROGRAM" means /proc/PID/exe is PROGRAM's file
+# (symlinks resolved) and, given ARG, one of its arguments is exactly ARG: for an interpreted
+# script PROGRAM is the interpreter and ARG the script. A command line that merely mentions the
+# name (`tail -f influxdb-8086.log`) or a reused PID is not ours; neither is a zombie.
+pid_of_program() {
+    local pid_file="$1" program="$2" arg="${3-}" pid exe word
+    [[ -f "$pid_file" ]] || return 0
+    pid="$(tr -dc '0-9' <"$pid_file")"
+    [[ -n "$pid" ]] || return 0
+    exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 0
+    # A binary rebuilt while it runs shows as "PATH (deleted)"; it is still that program.
+    [[ "${exe% (deleted)}" == "$(readlink -f "$program")" ]] || return 0
+    if [[ -n "$arg" ]]; then
+        local words=()
+        mapfile -d '' -t words 2>/dev/null <"/proc/$pid/cmdline" || return 0
+        for word in "${words[@]}"; do
+            if [[ "$word" == "$arg" ]]; then echo "$pid"; return 0; fi
+        done
+        return 0
+    fi
+    echo "$pid"
 }

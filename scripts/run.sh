@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # `make run`: a local Kafka, WORKERS workers (default 1) with simulated weather, and a live view
-# of the enriched records. Ctrl-C stops the view, then the workers and (if this script started
-# it) Kafka, by PID. Worker i listens on port 6066+i and keeps its state in its own data dir.
+# of the enriched records. Ctrl-C (or SIGTERM) stops the view, then the workers and (if this
+# script started it) Kafka, by PID. Once the teardown has begun, further Ctrl-C are ignored so it
+# always completes. Worker i listens on port 6066+i and keeps its state in its own data dir.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cache=${WSL_CACHE:-$HOME/.cache/weather-speed-layer}
@@ -12,30 +15,38 @@ export WEATHER_INTERVAL=${WEATHER_INTERVAL:-10}
 workers=${WORKERS:-1}
 [[ $workers =~ ^[1-9][0-9]*$ ]] || { echo "run: WORKERS must be a positive number, got '$workers'" >&2; exit 1; }
 base_port=${WEATHER_WEB_PORT:-6066}
+stop_timeout=${WORKER_STOP_TIMEOUT:-30}
 
 started_kafka=0
-"$here/scripts/kafka.sh" status >/dev/null 2>&1 || { "$here/scripts/kafka.sh" up; started_kafka=1; }
-
-worker_pids=()
-cleanup() {
-  trap - EXIT INT TERM
-  for pid in "${worker_pids[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      echo "==> run: stopping worker (pid $pid)"
-      kill -TERM "$pid"
-    fi
+teardown() {
+  trap '' INT TERM
+  trap - EXIT
+  # Every background job (the workers and the view), including one started just before the
+  # signal: all asked at once, then each waited for (bounded, SIGKILL after).
+  local pids pid
+  pids=$(jobs -p)
+  for pid in $pids; do
+    echo "==> run: stopping pid $pid"
+    kill -TERM "$pid" 2>/dev/null || true
   done
-  for pid in "${worker_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if ((started_kafka)); then "$here/scripts/kafka.sh" down; fi
+  for pid in $pids; do terminate_pid "$pid" "$stop_timeout" "pid $pid" || true; done
+  if ((started_kafka)); then "$here/scripts/kafka.sh" down || true; fi
 }
-trap cleanup EXIT INT TERM
+trap teardown EXIT
+trap 'trap "" INT TERM; exit 130' INT
+trap 'trap "" INT TERM; exit 143' TERM
+
+if ! "$here/scripts/kafka.sh" status >/dev/null 2>&1; then
+  # Set first: an interrupt during `kafka.sh up` must still stop the broker it may have started.
+  started_kafka=1
+  "$here/scripts/kafka.sh" up
+fi
 
 mkdir -p "$cache/run"
 for ((i = 0; i < workers; i++)); do
   port=$((base_port + i))
   WEATHER_WEB_PORT=$port WEATHER_DATADIR="$cache/run/worker-$port-data" \
     "${faust[@]}" worker -l info >"$cache/run/worker-$port.log" 2>&1 &
-  worker_pids+=("$!")
   echo "==> run: worker $((i + 1))/$workers (pid $!): http://127.0.0.1:$port/weather/  log $cache/run/worker-$port.log"
 done
 cat <<EOT
@@ -44,4 +55,7 @@ cat <<EOT
     raw topic:       ${WEATHER_RAW_TOPIC:-weather_raw} on $KAFKA_BROKER
     enriched topic:  ${WEATHER_ENRICHED_TOPIC:-weather_data_v2} (shown below as it arrives; Ctrl-C stops all)
 EOT
-"${faust[@]}" watch || true
+# In the background so that a signal sent to this script alone (not the terminal's process group)
+# interrupts the wait at once; a foreground command would delay the trap until it ends.
+"${faust[@]}" watch &
+wait "$!" || true

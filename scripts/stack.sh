@@ -4,7 +4,8 @@
 #
 #   scripts/stack.sh up      start Kafka, InfluxDB, Telegraf (and with WITH_WORKER=1 one Faust worker),
 #                            in that order; return once every one of them is ready
-#   scripts/stack.sh down    stop them in reverse order, each by the PID in its pid file
+#   scripts/stack.sh down    stop them in reverse order, each by the PID in its pid file; asks every
+#                            one even if another fails, then exits 1 naming those still running
 #   scripts/stack.sh status  one line per component; exit 1 if one is not running
 #
 # Each component is its own script (scripts/kafka.sh, scripts/influxdb.sh, scripts/telegraf.sh) and
@@ -52,15 +53,9 @@ done
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# PID of the worker from its pid file if alive and still a faust worker; empty otherwise.
-worker_pid() {
-    local pid
-    [[ -f "$WORKER_PID_FILE" ]] || return 0
-    pid="$(tr -dc '0-9' <"$WORKER_PID_FILE")"
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-    [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)" == *faust* ]] || return 0  # PID reused
-    echo "$pid"
-}
+# PID of the worker from its pid file if alive and still our faust worker (a Python script run
+# by the venv's interpreter); empty otherwise.
+worker_pid() { pid_of_program "$WORKER_PID_FILE" "$HERE/.venv/bin/python" "$FAUST"; }
 
 # Create the app's topics (raw, enriched, table changelogs) as the worker does, if missing.
 create_topics() {
@@ -105,7 +100,7 @@ start_worker() {
 }
 
 stop_worker_pid() {
-    terminate_pid "$1" "$WORKER_STOP_TIMEOUT" "Faust worker" || exit 1
+    terminate_pid "$1" "$WORKER_STOP_TIMEOUT" "Faust worker" || return 1
     rm -f "$WORKER_PID_FILE"
 }
 
@@ -114,7 +109,7 @@ stop_worker() {
     pid="$(worker_pid)"
     if [[ -z "$pid" ]]; then rm -f "$WORKER_PID_FILE"; return 0; fi
     say "stopping Faust worker (PID $pid)"
-    stop_worker_pid "$pid"
+    stop_worker_pid "$pid" || return 1
     say "worker stopped"
 }
 
@@ -126,11 +121,12 @@ cmd_up() {
     "$SCRIPTS/telegraf.sh" up
     [[ "${WITH_WORKER:-0}" == 1 ]] && start_worker
     local token_note=""
-    [[ -z "${INFLUXDB_TOKEN:-}" ]] && token_note=" (token: speed-layer-dev-token)"
+    [[ -z "${INFLUXDB_TOKEN:-}" ]] && token_note=" (admin token: speed-layer-dev-token)"
     cat <<EOT
 ==> stack: up in $((SECONDS - started))s
     Kafka:     $KAFKA_BROKER  topic ${WEATHER_ENRICHED_TOPIC:-weather_data_v2} -> Telegraf group ${TELEGRAF_CONSUMER_GROUP:-telegraf-weather}
     InfluxDB:  $INFLUXDB_URL  org ${INFLUXDB_ORG:-speed_org}, bucket ${INFLUXDB_BUCKET:-speed_bucket}$token_note
+    Tokens:    $RUN_DIR/influxdb-$INFLUXDB_PORT-tokens/ (telegraf.token: write-only, read.token: read-only, for check)
     Telegraf:  health http://127.0.0.1:$HEALTH_PORT/  log ${TELEGRAF_LOG:-$RUN_DIR/telegraf-$HEALTH_PORT.log}
 EOT
     if [[ "${WITH_WORKER:-0}" == 1 ]]; then
@@ -139,13 +135,14 @@ EOT
     echo "    Stop all:  scripts/stack.sh down (with the same env)"
 }
 
+# Every component is asked to stop, whatever happened to the ones before it.
 cmd_down() {
-    local failed=0
-    stop_worker || failed=1
-    "$SCRIPTS/telegraf.sh" down || failed=1
-    "$SCRIPTS/influxdb.sh" down || failed=1
-    "$SCRIPTS/kafka.sh" down || failed=1
-    (( failed == 0 )) || die "some components did not stop (see above)"
+    local failed=()
+    stop_worker || failed+=(worker)
+    "$SCRIPTS/telegraf.sh" down || failed+=(telegraf)
+    "$SCRIPTS/influxdb.sh" down || failed+=(influxdb)
+    "$SCRIPTS/kafka.sh" down || failed+=(kafka)
+    (( ${#failed[@]} == 0 )) || die "did not stop: ${failed[*]} (see above)"
     say "down"
 }
 

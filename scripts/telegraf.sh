@@ -5,8 +5,8 @@
 #   scripts/telegraf.sh down    stop the telegraf started by `up` (by the PID in its pid file only)
 #   scripts/telegraf.sh status  print whether it runs and answers its health endpoint
 #
-# Ready means: Kafka accepts connections, InfluxDB is healthy and accepts the token for the org and
-# bucket, telegraf's health endpoint (outputs.health, 127.0.0.1 only) answers 200, and 2 s later the
+# Ready means: Kafka accepts connections, InfluxDB is healthy and lets the write token write the
+# org's bucket, telegraf's health endpoint (outputs.health, 127.0.0.1 only) answers 200, and 2 s later the
 # process is still alive with no "E!" line in its log (except errors about single bad messages,
 # which Telegraf skips: reported as a warning). The health server starts once the outputs are
 # connected; the Kafka input is started right after, and if it cannot reach Kafka Telegraf exits
@@ -21,7 +21,10 @@
 #   Read by telegraf.conf (exported here with these defaults):
 #   KAFKA_BROKER [127.0.0.1:${KAFKA_PORT:-9092}]  WEATHER_ENRICHED_TOPIC [weather_data_v2]
 #   TELEGRAF_CONSUMER_GROUP [telegraf-weather]   INFLUXDB_URL [http://127.0.0.1:${INFLUXDB_PORT:-8086}]
-#   INFLUXDB_TOKEN [speed-layer-dev-token]  INFLUXDB_ORG [speed_org]  INFLUXDB_BUCKET [speed_bucket]
+#   INFLUXDB_ORG [speed_org]  INFLUXDB_BUCKET [speed_bucket]
+#   INFLUXDB_WRITE_TOKEN_FILE [$WSL_CACHE/run/influxdb-${INFLUXDB_PORT:-8086}-tokens/telegraf.token]:
+#   the write-only token scripts/influxdb.sh up created; telegraf gets it in its environment
+#   (INFLUXDB_WRITE_TOKEN), never on a command line. Telegraf never sees the admin INFLUXDB_TOKEN.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -51,22 +54,16 @@ broker="${broker#kafka://}"
 export KAFKA_BROKER="${broker%%;*}"
 export INFLUXDB_URL="${INFLUXDB_URL:-http://127.0.0.1:${INFLUXDB_PORT:-8086}}"
 INFLUXDB_URL="${INFLUXDB_URL%/}"
-export INFLUXDB_TOKEN="${INFLUXDB_TOKEN:-speed-layer-dev-token}"
+WRITE_TOKEN_FILE="${INFLUXDB_WRITE_TOKEN_FILE:-$RUN_DIR/influxdb-${INFLUXDB_PORT:-8086}-tokens/telegraf.token}"
+unset INFLUXDB_TOKEN
 export INFLUXDB_ORG="${INFLUXDB_ORG:-speed_org}"
 export INFLUXDB_BUCKET="${INFLUXDB_BUCKET:-speed_bucket}"
 export WEATHER_ENRICHED_TOPIC="${WEATHER_ENRICHED_TOPIC:-weather_data_v2}"
 export TELEGRAF_CONSUMER_GROUP="${TELEGRAF_CONSUMER_GROUP:-telegraf-weather}"
 export TELEGRAF_HEALTH_PORT="$HEALTH_PORT"
 
-# PID from the pid file if that process is alive and is a telegraf; empty otherwise.
-live_pid() {
-    local pid
-    [[ -f "$PID_FILE" ]] || return 0
-    pid="$(tr -dc '0-9' <"$PID_FILE")"
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-    [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)" == *telegraf* ]] || return 0  # PID reused
-    echo "$pid"
-}
+# PID from the pid file if that process is alive and is our telegraf; empty otherwise.
+live_pid() { pid_of_program "$PID_FILE" "$TELEGRAF"; }
 
 healthy() { curl -fsS -m 2 -o /dev/null "$HEALTH_URL" 2>/dev/null; }
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
@@ -85,23 +82,28 @@ check_kafka() {
     port_open "$host" "$port" || die "Kafka is not reachable at $KAFKA_BROKER: start it (scripts/kafka.sh up) or set KAFKA_BROKER"
 }
 
+# Exports INFLUXDB_WRITE_TOKEN from its file once InfluxDB accepts it for writing the bucket (an
+# empty write: 204 only if the token may write there).
 check_influxdb() {
     curl -fsS -m 3 -o /dev/null "$INFLUXDB_URL/health" 2>/dev/null \
         || die "InfluxDB is not healthy at $INFLUXDB_URL: start it (scripts/influxdb.sh up) or set INFLUXDB_URL"
-    local out code body
-    out="$(curl -sS -m 5 -G -w '\n%{http_code}' -H "Authorization: Token $INFLUXDB_TOKEN" \
-        --data-urlencode "org=$INFLUXDB_ORG" --data-urlencode "name=$INFLUXDB_BUCKET" \
-        "$INFLUXDB_URL/api/v2/buckets" 2>&1)" || die "cannot query $INFLUXDB_URL/api/v2/buckets: ${out//$'\n'/ }"
+    [[ -r "$WRITE_TOKEN_FILE" ]] \
+        || die "no write token at $WRITE_TOKEN_FILE: scripts/influxdb.sh up creates it (or set INFLUXDB_WRITE_TOKEN_FILE)"
+    local token out code body
+    token="$(<"$WRITE_TOKEN_FILE")"
+    out="$(curl -sS -m 5 -G -X POST -w '\n%{http_code}' -H @/dev/fd/3 \
+        --data-urlencode "org=$INFLUXDB_ORG" --data-urlencode "bucket=$INFLUXDB_BUCKET" \
+        "$INFLUXDB_URL/api/v2/write" 3<<<"Authorization: Token $token" 2>&1)" \
+        || die "cannot reach $INFLUXDB_URL/api/v2/write: ${out//$'\n'/ }"
     code="${out##*$'\n'}"; body="${out%$'\n'*}"
+    local msg; msg="$(printf '%s' "$body" | sed -n 's/.*"message": *"\([^"]*\)".*/\1/p' | head -n1)"
     case "$code" in
-        200) ;;
-        401|403) die "InfluxDB at $INFLUXDB_URL rejects INFLUXDB_TOKEN (HTTP $code)" ;;
-        404) local msg; msg="$(printf '%s' "$body" | sed -n 's/.*"message": *"\(.*\)".*/\1/p' | head -n1)"
-             die "InfluxDB at $INFLUXDB_URL: ${msg:-not found} (org '$INFLUXDB_ORG', bucket '$INFLUXDB_BUCKET'; scripts/influxdb.sh up creates them)" ;;
-        *) die "GET $INFLUXDB_URL/api/v2/buckets returned HTTP $code: ${body//$'\n'/ }" ;;
+        204) export INFLUXDB_WRITE_TOKEN="$token" ;;
+        401) die "InfluxDB at $INFLUXDB_URL rejects the token in $WRITE_TOKEN_FILE (HTTP 401): run scripts/influxdb.sh up to renew it" ;;
+        403) die "the token in $WRITE_TOKEN_FILE may not write bucket '$INFLUXDB_BUCKET' (HTTP 403): run scripts/influxdb.sh up with this INFLUXDB_BUCKET" ;;
+        404) die "InfluxDB at $INFLUXDB_URL: ${msg:-not found} (org '$INFLUXDB_ORG', bucket '$INFLUXDB_BUCKET'; scripts/influxdb.sh up creates them)" ;;
+        *) die "POST $INFLUXDB_URL/api/v2/write returned HTTP $code: ${body//$'\n'/ }" ;;
     esac
-    [[ "$body" == *"\"name\": \"$INFLUXDB_BUCKET\""* || "$body" == *"\"name\":\"$INFLUXDB_BUCKET\""* ]] \
-        || die "InfluxDB at $INFLUXDB_URL has no bucket '$INFLUXDB_BUCKET' in org '$INFLUXDB_ORG' (scripts/influxdb.sh up creates it)"
 }
 
 cmd_up() {

@@ -1,6 +1,7 @@
 """Command-line tools that reuse the worker's rules: `faust -A weather_app <command>`."""
 
 import asyncio
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from influxdb_client.rest import ApiException
 
 from weather_app.app import app, raw_topic, settings
 from weather_app.freshness import assess, max_age_seconds
-from weather_app.influx import InfluxTarget, city_activity
+from weather_app.influx import InfluxSetupError, InfluxTarget, city_activity, read_token
 from weather_app.replay import Bound, ReplayReport, Window
 from weather_app.replay import replay as run_replay
 from weather_app.sources.fetcher import WeatherFetcher
@@ -120,11 +121,15 @@ def describe_enriched(record: dict[str, Any]) -> str:
 )
 async def check(self: AppCommand, window: int) -> None:
     """Verify InfluxDB has recent points for every city; exit 1 if one is stale or missing."""
+    try:
+        token = read_token(settings.influxdb_url, settings.influxdb_token, os.environ)
+    except InfluxSetupError as error:
+        exit_with(str(error), code=2)
     target = InfluxTarget(
         url=settings.influxdb_url,
         org=settings.influxdb_org,
         bucket=settings.influxdb_bucket,
-        token=settings.influxdb_token,
+        token=token,
     )
     max_age = max_age_seconds(settings.interval_seconds)
     try:
@@ -136,7 +141,8 @@ async def check(self: AppCommand, window: int) -> None:
         exit_with(
             f"cannot query InfluxDB at {target.url} "
             f"(org {target.org}, bucket {target.bucket}): {reason}; "
-            "check INFLUXDB_URL, INFLUXDB_ORG, INFLUXDB_BUCKET and INFLUXDB_TOKEN",
+            "check INFLUXDB_URL, INFLUXDB_ORG, INFLUXDB_BUCKET and the token "
+            "(INFLUXDB_TOKEN or INFLUXDB_READ_TOKEN_FILE)",
             code=2,
         )
     verdicts = assess(

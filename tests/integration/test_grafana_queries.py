@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.integration.scoped_tokens import reader, scoped_token_env
 from tests.integration.support import (
     REPO,
     AppEnv,
@@ -203,11 +204,12 @@ def live_bucket(
         WEATHER_INTERVAL=str(INTERVAL),
         INFLUXDB_URL=influxdb_server.url,
         INFLUXDB_ORG=influxdb_server.org,
-        INFLUXDB_TOKEN=influxdb_server.token,
     )
     telegraf_log = workdir / "telegraf.log"
     with temporary_bucket(influxdb_server) as target:
         env.extra["INFLUXDB_BUCKET"] = target.bucket
+        # Telegraf writes with a write-only token; the queries run with Grafana's read-only one.
+        env.extra.update(scoped_token_env(target, workdir / "tokens"))
         assert run_command(env, "create-topics").returncode == 0
         started = datetime.now(UTC).replace(microsecond=0)
         seeds = [
@@ -236,7 +238,7 @@ def live_bucket(
                 )
                 time.sleep(COLLECT_SECONDS)
                 assert worker.process.poll() is None, worker.log()
-                yield target
+                yield reader(target, env.extra)
             finally:
                 assert worker.stop() == 0, worker.log()
         finally:

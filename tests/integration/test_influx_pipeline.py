@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.integration.scoped_tokens import scoped_token_env
 from tests.integration.support import (
     AppEnv,
     ScriptService,
@@ -41,12 +42,13 @@ INT_FIELDS = ("is_rain", "is_storm")
 
 @pytest.fixture
 def pipeline_env(app_env: AppEnv, influxdb: InfluxTarget) -> AppEnv:
+    """Telegraf writes and `check` reads with the bucket's scoped tokens, never the admin one."""
     app_env.extra.update(
         WEATHER_INTERVAL="3",
         INFLUXDB_URL=influxdb.url,
         INFLUXDB_ORG=influxdb.org,
         INFLUXDB_BUCKET=influxdb.bucket,
-        INFLUXDB_TOKEN=influxdb.token,
+        **scoped_token_env(influxdb, app_env.workdir / "tokens"),
     )
     return app_env
 

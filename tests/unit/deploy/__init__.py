@@ -22,6 +22,8 @@ DASHBOARD_FILE = GRAFANA / "dashboards" / "weather-speed-layer.json"
 # `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?message}`... as compose and Grafana
 # write a variable reference.
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}")
+# Grafana's `$__file{/path}` in a provisioning value: the file's content.
+FILE_REFERENCE = re.compile(r"\$__file\{([^}]+)\}")
 
 
 def load_yaml(path: Path) -> Any:

@@ -12,11 +12,15 @@ from tests.unit.deploy import (
     REPO,
     VARIABLE,
     compose,
+    datasource,
     env_example,
     interpolate,
 )
 
-SERVICES = {"kafka", "influxdb", "worker", "worker-web", "telegraf", "grafana"}
+SERVICES = {"kafka", "influxdb", "influxdb-tokens", "worker", "worker-web", "telegraf", "grafana"}
+# Runs once and exits 0; the others run until stopped and have a healthcheck.
+ONE_SHOT = {"influxdb-tokens"}
+LONG_RUNNING = SERVICES - ONE_SHOT
 # A pinned tag names a release (major.minor at least), never a moving one like latest or 2.
 PINNED_TAG = re.compile(r"^[a-z0-9][a-z0-9./-]*:v?\d+\.\d+(\.\d+)?([.-][A-Za-z0-9.-]+)?$")
 
@@ -58,8 +62,8 @@ def test_influxdb_is_2_7_and_grafana_the_oss_image():
     assert services()["telegraf"]["image"].startswith("telegraf:1.3")
 
 
-@pytest.mark.parametrize("name", sorted(SERVICES))
-def test_every_service_has_a_healthcheck(name: str):
+@pytest.mark.parametrize("name", sorted(LONG_RUNNING))
+def test_every_long_running_service_has_a_healthcheck(name: str):
     healthcheck = services()[name].get("healthcheck")
     assert healthcheck, f"{name} has no healthcheck"
     assert not healthcheck.get("disable", False)
@@ -71,13 +75,17 @@ def test_every_service_has_a_healthcheck(name: str):
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
-def test_every_dependency_waits_for_a_healthy_service(name: str):
+def test_every_dependency_waits_for_a_healthy_service_or_a_finished_step(name: str):
     depends_on = services()[name].get("depends_on", {})
     assert isinstance(depends_on, dict), f"{name}: depends_on with conditions, please"
     for dependency, how in depends_on.items():
         assert dependency in SERVICES
-        assert how == {"condition": "service_healthy"}, (name, dependency)
-        assert services()[dependency].get("healthcheck")
+        if dependency in ONE_SHOT:
+            assert how == {"condition": "service_completed_successfully"}, (name, dependency)
+            assert services()[dependency]["restart"] == "no"
+        else:
+            assert how == {"condition": "service_healthy"}, (name, dependency)
+            assert services()[dependency].get("healthcheck")
 
 
 def test_the_start_order_is_brokers_then_workers_then_telegraf():
@@ -152,10 +160,45 @@ def test_influxdb_is_set_up_with_the_org_bucket_and_token_from_the_env_file():
     )
 
 
+def test_only_influxdb_and_the_token_step_get_the_admin_token():
+    holders = {name for name in SERVICES if "${INFLUXDB_TOKEN" in str(environment(name))}
+    assert holders == {"influxdb", "influxdb-tokens"}
+    for name in SERVICES:
+        assert "INFLUXDB_TOKEN" not in environment(name) or name in holders
+
+
+def mounts(service: str) -> dict[str, str]:
+    """volume or host path -> mount point (with its options) of `service`."""
+    return dict(str(v).split(":", 1) for v in services()[service].get("volumes", []))
+
+
+def test_telegraf_and_grafana_each_read_only_their_own_scoped_token():
+    step = environment("influxdb-tokens")
+    assert step["INFLUXDB_URL"] == "http://influxdb:8086"
+    assert "python -m weather_app.influx" in " ".join(services()["influxdb-tokens"]["command"])
+    write_file, read_file = step["INFLUXDB_WRITE_TOKEN_FILE"], step["INFLUXDB_READ_TOKEN_FILE"]
+    write_dir, read_dir = write_file.rpartition("/")[0], read_file.rpartition("/")[0]
+    assert mounts("influxdb-tokens") == {"telegraf-token": write_dir, "grafana-token": read_dir}
+    assert mounts("telegraf")["telegraf-token"] == f"{write_dir}:ro"
+    assert f'INFLUXDB_WRITE_TOKEN="$$(cat {write_file})"' in " ".join(
+        services()["telegraf"]["command"]
+    )
+    assert mounts("grafana")["grafana-token"] == f"{read_dir}:ro"
+    assert datasource()["secureJsonData"]["token"] == f"$__file{{{read_file}}}"
+    for name in SERVICES - {"influxdb-tokens", "telegraf"}:
+        assert "telegraf-token" not in mounts(name), name
+    for name in SERVICES - {"influxdb-tokens", "grafana"}:
+        assert "grafana-token" not in mounts(name), name
+    conf = (REPO / "telegraf" / "telegraf.conf").read_text()
+    assert 'token = "${INFLUXDB_WRITE_TOKEN:-}"' in conf
+
+
 def test_telegraf_runs_the_repository_config_against_the_compose_services():
     telegraf = services()["telegraf"]
     assert "./telegraf/telegraf.conf:/etc/telegraf/telegraf.conf:ro" in telegraf["volumes"]
-    assert "--strict-env-handling" in telegraf["command"]
+    assert "exec telegraf --strict-env-handling --config /etc/telegraf/telegraf.conf" in " ".join(
+        telegraf["command"]
+    )
     env = environment("telegraf")
     assert env["KAFKA_BROKER"] == "kafka:9092"
     assert env["INFLUXDB_URL"] == "http://influxdb:8086"

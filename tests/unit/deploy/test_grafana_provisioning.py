@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from tests.unit.deploy import (
+    FILE_REFERENCE,
     PROVISIONING,
     VARIABLE,
     compose,
@@ -77,7 +78,6 @@ def test_the_datasource_takes_everything_installation_specific_from_the_environm
         "url": source["url"],
         "organization": source["jsonData"]["organization"],
         "defaultBucket": source["jsonData"]["defaultBucket"],
-        "token": source["secureJsonData"]["token"],
     }
     env = grafana_environment()
     for key, value in settings.items():
@@ -85,6 +85,13 @@ def test_the_datasource_takes_everything_installation_specific_from_the_environm
         assert match, f"{key} must be an environment variable, not {value!r}"
         assert match.group(1) in env, f"grafana service does not set {match.group(1)}"
     assert set(source) & {"password", "basicAuthPassword", "token"} == set()
+    # The token: a file the compose file mounts into Grafana read-only (a read-only token).
+    token = FILE_REFERENCE.fullmatch(source["secureJsonData"]["token"])
+    assert token, "the token must come from a file"
+    token_dir = token.group(1).rpartition("/")[0]
+    assert f"{token_dir}:ro" in [
+        str(volume).split(":", 1)[1] for volume in compose()["services"]["grafana"]["volumes"]
+    ]
 
 
 def test_the_dashboard_provider_reads_the_mounted_folder_and_forbids_ui_updates():

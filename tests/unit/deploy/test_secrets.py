@@ -9,6 +9,7 @@ import pytest
 from tests.unit.deploy import (
     COMPOSE_FILE,
     ENV_EXAMPLE,
+    FILE_REFERENCE,
     PROVISIONING,
     REPO,
     VARIABLE,
@@ -81,7 +82,10 @@ def test_grafana_provisioning_holds_no_literal_secret(path: Path):
     for line in text.splitlines():
         key, sep, value = line.strip().partition(":")
         if sep and re.search(r"(token|password|secret|apikey|api_key)$", key, re.IGNORECASE):
-            assert VARIABLE.fullmatch(value.strip()), f"{path.name}: {line.strip()}"
+            reference = value.strip()
+            assert VARIABLE.fullmatch(reference) or FILE_REFERENCE.fullmatch(reference), (
+                f"{path.name}: {line.strip()}"
+            )
     for default in DEV_DEFAULTS:
         assert default not in text
 
