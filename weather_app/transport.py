@@ -58,7 +58,7 @@ TAIL_WINDOW_GROWTH = 16
 RECOVERY_REPORT_SECONDS = 10.0
 
 
-async def records_end(
+async def end_of_records(
     last_record_in: Callable[[int, int], Awaitable[int | None]], first: int, end: int
 ) -> int:
     """One past the last record among offsets [first, end), `first` when there is none.
@@ -93,10 +93,10 @@ async def last_record_in(
     return last
 
 
-async def records_ends(
+async def ends_of_records(
     reader: aiokafka.AIOKafkaConsumer, partitions: list[TP], deadline: float
 ) -> dict[TP, int]:
-    """For each partition, one past the last record `reader` is given (see `records_end`)."""
+    """For each partition, one past the last record `reader` is given (see `end_of_records`)."""
     kafka_tps = [aiokafka.TopicPartition(tp.topic, tp.partition) for tp in partitions]
     reader.assign(kafka_tps)
     firsts = await reader.beginning_offsets(kafka_tps)
@@ -108,7 +108,7 @@ async def records_ends(
         async def last_record_of_tp(start: int, stop: int, tp: TP = tp) -> int | None:
             return await last_record_in(reader, tp, start, stop, deadline)
 
-        result[tp] = await records_end(last_record_of_tp, firsts[kafka_tp], ends[kafka_tp])
+        result[tp] = await end_of_records(last_record_of_tp, firsts[kafka_tp], ends[kafka_tp])
     return result
 
 
@@ -160,7 +160,7 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         deadline = time.monotonic() + conf.broker_request_timeout
         await reader.start()
         try:
-            return await records_ends(reader, partitions, deadline)
+            return await ends_of_records(reader, partitions, deadline)
         finally:
             await reader.stop()
 

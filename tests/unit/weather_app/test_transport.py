@@ -10,7 +10,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.transports import ConsumerT
 
-from weather_app.transport import ConsumerThread, Transport, records_end
+from weather_app.transport import ConsumerThread, Transport, end_of_records
 
 CHANGELOG, RAW = TP("app-history-changelog", 0), TP("app-raw", 1)
 FETCHED = {
@@ -164,20 +164,20 @@ def partition_of(visible: set[int]) -> Any:
 
 async def test_the_end_after_transactions_is_one_past_the_last_record_not_the_marker():
     # Records 0..98, the commit marker at 99, end offset 100: recovery must wait for 98.
-    assert await records_end(partition_of(set(range(99))), 0, 100) == 99
+    assert await end_of_records(partition_of(set(range(99))), 0, 100) == 99
 
 
 async def test_the_search_reaches_back_over_a_long_run_of_aborted_records():
     # Record 10, then 2,000 offsets of aborted transactions a read_committed consumer skips.
     read = partition_of({10})
-    assert await records_end(read, 0, 2_010) == 11
+    assert await end_of_records(read, 0, 2_010) == 11
     assert read.windows == [(1_946, 2_010), (922, 1_946), (0, 922)]
 
 
 async def test_a_partition_without_a_record_ends_where_it_starts():
     # Faust then starts and ends recovery at first - 1: nothing to wait for.
-    assert await records_end(partition_of(set()), 40, 45) == 40
-    assert await records_end(partition_of(set()), 0, 0) == 0
+    assert await end_of_records(partition_of(set()), 40, 45) == 40
+    assert await end_of_records(partition_of(set()), 0, 0) == 0
 
 
 async def test_faust_recovery_waits_for_the_record_just_before_the_end_it_is_given():
