@@ -16,13 +16,16 @@ Three things break that for us (faust-streaming/faust#323):
   transactions: records of events processed during the commit commit without their offsets.
 * After a rebalance, recovery resumes the input partitions and then seeks them back to the
   committed offsets: events fetched in between are processed twice in one transaction.
+* A rebalance revokes every partition, kept ones too, and Faust forgets their acked offsets
+  before its commit at revocation: the events handled since the last commit are handled again
+  after the seek, and where the worker keeps the partition both copies commit together.
 
 Here a record sent for an event (`sending_for`, or Faust's current event) joins the transaction
 of that event's input partition, as in Kafka Streams; a changelog record keeps Faust's mapping
 (the partition it is sent to is the source event's); any other record (timers, web views) goes
 out on the non-transactional, idempotent producer and is visible at once. A commit waits for
-the batch in progress (`processing`); input partitions resume only after the seek (in
-`weather_app.transport`, for both guarantees).
+the batch in progress (`processing`); a rebalance first commits what was acked; input partitions
+resume only after the seek (in `weather_app.transport`, for both guarantees).
 """
 
 import asyncio
@@ -127,6 +130,14 @@ class Consumer(transport.Consumer):
     async def commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
         async with _between_batches:
             return await super().commit(topics, start_new_transaction=start_new_transaction)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        # A rebalance revokes every partition, those this worker keeps too, and each goes back to
+        # its committed offset afterwards. Faust forgets the acked offsets before its own commit
+        # at revocation, so the events handled since the last commit were handled again, and
+        # where the partition is kept, into the same open transaction: both copies committed.
+        await self.commit()
+        await super().on_partitions_revoked(revoked)
 
 
 class Transport(transport.Transport):

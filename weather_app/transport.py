@@ -21,17 +21,95 @@ fetch (~2,000 per partition).
 Readings processed twice after a rebalance: recovery resumes the input partitions before that
 seek, so what they delivered in between was processed again after it. They are held until the
 seek.
+
+Recovery that never ends, or ends in a ConsistencyError, once a changelog was written in Kafka
+transactions (exactly_once): Faust's recovery waits for the record at the partition's end offset
+minus one. A transaction's commit marker takes an offset that no consumer is ever given, so after
+exactly_once the last record sits at end - 2 (further back after aborted transactions, which a
+read_committed consumer skips) and a worker waits for a record that never comes. And under
+exactly_once Faust takes the end offset from the consumer's last fetch, which a partition just
+assigned has not had: -1, so recovery reads nothing, or, for a partition this worker recovered
+before, stops on "persisted offset ... higher than ... highwater (2120 > -1)". Here the end is
+asked of the broker and is one past the last record recovery will be given.
 """
 
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import aclosing
 from types import MappingProxyType
 from typing import Any, cast
 
 import aiokafka
+from faust.tables.manager import TableManager
 from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
+from mode import Service
+
+logger = logging.getLogger(__name__)
+
+# How far back from a changelog's end the search for its last record starts, and by how much
+# the window grows each time it holds none (a run of markers or aborted transactions).
+TAIL_WINDOW = 64
+TAIL_WINDOW_GROWTH = 16
+# A table recovery still running after this long is named in a warning, again at this interval.
+# Recovering the app's changelogs takes a few seconds.
+RECOVERY_REPORT_SECONDS = 10.0
+
+
+async def end_of_records(
+    last_record_in: Callable[[int, int], Awaitable[int | None]], first: int, end: int
+) -> int:
+    """One past the last record among offsets [first, end), `first` when there is none.
+
+    `last_record_in(start, stop)` returns the offset of the last record a consumer is given
+    among [start, stop), or None. Reads back from `end` in widening windows.
+    """
+    window, stop = TAIL_WINDOW, end
+    while stop > first:
+        start = max(first, stop - window)
+        last = await last_record_in(start, stop)
+        if last is not None:
+            return last + 1
+        stop, window = start, window * TAIL_WINDOW_GROWTH
+    return first
+
+
+async def last_record_in(
+    reader: aiokafka.AIOKafkaConsumer, tp: TP, start: int, stop: int, deadline: float
+) -> int | None:
+    """The offset of the last record `reader` is given among `tp`'s offsets [start, stop)."""
+    partition = aiokafka.TopicPartition(tp.topic, tp.partition)
+    reader.seek(partition, start)
+    last = None
+    while await reader.position(partition) < stop:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"reading {tp.topic}[{tp.partition}] up to offset {stop}")
+        batch = await reader.getmany(partition, timeout_ms=500)
+        for record in batch.get(partition, ()):
+            if record.offset < stop:
+                last = record.offset
+    return last
+
+
+async def ends_of_records(
+    reader: aiokafka.AIOKafkaConsumer, partitions: list[TP], deadline: float
+) -> dict[TP, int]:
+    """For each partition, one past the last record `reader` is given (see `end_of_records`)."""
+    kafka_tps = [aiokafka.TopicPartition(tp.topic, tp.partition) for tp in partitions]
+    reader.assign(kafka_tps)
+    firsts = await reader.beginning_offsets(kafka_tps)
+    # Under read_committed the broker answers the last stable offset.
+    ends = await reader.end_offsets(kafka_tps)
+    result = {}
+    for tp, kafka_tp in zip(partitions, kafka_tps, strict=True):
+
+        async def last_record_of_tp(start: int, stop: int, tp: TP = tp) -> int | None:
+            return await last_record_in(reader, tp, start, stop, deadline)
+
+        result[tp] = await end_of_records(last_record_of_tp, firsts[kafka_tp], ends[kafka_tp])
+    return result
 
 
 class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -63,6 +141,29 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
                 self.last_seek_of[tp] = self.seeks_to_committed
         return committed
 
+    async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
+        # Faust's recovery reads these as "end offset", waiting for the record at end - 1.
+        consumer = self._ensure_consumer()
+        conf = self.app.conf
+        transport = cast(faust_aiokafka.Transport, self.transport)
+        reader = aiokafka.AIOKafkaConsumer(
+            bootstrap_servers=faust_aiokafka.server_list(transport.url, transport.default_port),
+            client_id=conf.broker_client_id,
+            group_id=None,
+            enable_auto_commit=False,
+            isolation_level=consumer._isolation_level,  # what recovery itself will be given
+            request_timeout_ms=int(conf.broker_request_timeout * 1000),
+            **faust_aiokafka.credentials_to_aiokafka_auth(
+                conf.broker_credentials, conf.ssl_context
+            ),
+        )
+        deadline = time.monotonic() + conf.broker_request_timeout
+        await reader.start()
+        try:
+            return await ends_of_records(reader, partitions, deadline)
+        finally:
+            await reader.stop()
+
     def fetched_before_a_seek(self, tp: TP) -> bool:
         """Whether a seek to committed offsets moved `tp` after the last fetch returned."""
         return self.last_seek_of.get(tp, 0) > self.seeks_before_last_fetch
@@ -90,6 +191,39 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class Consumer(faust_aiokafka.Consumer):
     _read_offsets_after_seek: Mapping[TP, int | None] = MappingProxyType({})
     _held_back: set[TP] | None = None
+    _recovering_since: float | None = None
+    _next_recovery_report = 0.0
+
+    @Service.timer(1.0)
+    async def _watch_recovery(self) -> None:
+        self.report_slow_recovery(time.monotonic())
+
+    def report_slow_recovery(self, now: float) -> None:
+        """Warn, naming partitions and offsets, while table recovery takes too long.
+
+        Faust says it at INFO level or without the offsets, and a worker in recovery processes
+        nothing.
+        """
+        recovery = cast(TableManager, self.app.tables).recovery
+        if not recovery.in_recovery:
+            self._recovering_since = None
+            return
+        if self._recovering_since is None:
+            self._recovering_since = now
+            self._next_recovery_report = now + RECOVERY_REPORT_SECONDS
+        remaining = recovery.active_stats()
+        if now < self._next_recovery_report or not remaining:
+            return
+        self._next_recovery_report = now + RECOVERY_REPORT_SECONDS
+        logger.warning(
+            "Table recovery has waited %.0fs, processing nothing, for changelog partitions: %s",
+            now - self._recovering_since,
+            ", ".join(
+                f"{tp.topic}[{tp.partition}] at offset {stats.offset}, "
+                f"waiting for offset {stats.highwater}"
+                for tp, stats in sorted(remaining.items())
+            ),
+        )
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)

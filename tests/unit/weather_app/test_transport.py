@@ -1,12 +1,16 @@
+import logging
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import faust
 import pytest
+from faust.tables.manager import TableManager
+from faust.tables.recovery import RecoveryStats
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from faust.types.transports import ConsumerT
 
-from weather_app.transport import ConsumerThread, Transport
+from weather_app.transport import ConsumerThread, Transport, end_of_records
 
 CHANGELOG, RAW = TP("app-history-changelog", 0), TP("app-raw", 1)
 FETCHED = {
@@ -144,3 +148,91 @@ async def test_input_partitions_resume_only_once_sought_to_their_committed_offse
     assert resumed == [{CHANGELOG}]
     await consumer.perform_seek()
     assert resumed == [{CHANGELOG}, {RAW}]
+
+
+def partition_of(visible: set[int]) -> Any:
+    """`last_record_in` over a partition where only the offsets in `visible` hold records."""
+    windows: list[tuple[int, int]] = []
+
+    async def last_record_in(start: int, stop: int) -> int | None:
+        windows.append((start, stop))
+        return max((offset for offset in visible if start <= offset < stop), default=None)
+
+    last_record_in.windows = windows  # type: ignore[attr-defined]
+    return last_record_in
+
+
+async def test_the_end_after_transactions_is_one_past_the_last_record_not_the_marker():
+    # Records 0..98, the commit marker at 99, end offset 100: recovery must wait for 98.
+    assert await end_of_records(partition_of(set(range(99))), 0, 100) == 99
+
+
+async def test_the_search_reaches_back_over_a_long_run_of_aborted_records():
+    # Record 10, then 2,000 offsets of aborted transactions a read_committed consumer skips.
+    read = partition_of({10})
+    assert await end_of_records(read, 0, 2_010) == 11
+    assert read.windows == [(1_946, 2_010), (922, 1_946), (0, 922)]
+
+
+async def test_a_partition_without_a_record_ends_where_it_starts():
+    # Faust then starts and ends recovery at first - 1: nothing to wait for.
+    assert await end_of_records(partition_of(set()), 40, 45) == 40
+    assert await end_of_records(partition_of(set()), 0, 0) == 0
+
+
+async def test_faust_recovery_waits_for_the_record_just_before_the_end_it_is_given():
+    # What the ends above are for: Faust's recovery subtracts one from `highwaters` and is done
+    # once it has seen the record at that offset.
+    app = faust.App("recovery-test", broker="kafka://127.0.0.1:9")
+    recovery = cast(TableManager, app.tables).recovery
+
+    class Ends:
+        async def highwaters(self, *tps: TP) -> dict[TP, int]:
+            return {CHANGELOG: 99}
+
+    await recovery._build_highwaters(
+        cast(ConsumerT, Ends()), {CHANGELOG}, recovery.active_highwaters, "active"
+    )
+    recovery.active_offsets[CHANGELOG] = 97
+    assert recovery.need_recovery()
+    recovery.active_offsets[CHANGELOG] = 98
+    assert not recovery.need_recovery()
+
+
+@pytest.fixture
+def recovery(thread) -> Any:
+    recovery = SimpleNamespace(
+        in_recovery=True,
+        active_stats=lambda: {CHANGELOG: RecoveryStats(highwater=29, offset=28, remaining=1)},
+    )
+    thread.consumer.app.tables._recovery = recovery
+    return recovery
+
+
+def test_a_recovery_that_takes_too_long_is_reported_with_partitions_and_offsets(
+    thread, recovery, caplog
+):
+    consumer = thread.consumer
+    for second in range(0, 25):
+        consumer.report_slow_recovery(1000.0 + second)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"Table recovery has waited {seconds}s, processing nothing, for changelog partitions: "
+        "app-history-changelog[0] at offset 28, waiting for offset 29"
+        for seconds in (10, 20)
+    ]
+
+
+def test_a_finished_recovery_is_not_reported_and_the_next_one_is_timed_afresh(
+    thread, recovery, caplog
+):
+    consumer = thread.consumer
+    consumer.report_slow_recovery(1000.0)
+    recovery.in_recovery = False
+    consumer.report_slow_recovery(1030.0)
+    recovery.in_recovery = True
+    consumer.report_slow_recovery(1031.0)
+    consumer.report_slow_recovery(1040.0)
+    assert not caplog.records
+    consumer.report_slow_recovery(1041.0)
+    assert "has waited 10s" in caplog.records[0].getMessage()
