@@ -10,7 +10,6 @@ from the changelogs with tombstones.
 """
 
 import asyncio
-import logging
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -20,8 +19,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faust.types import EventT
 
 from weather_app.partitioning import home_partition
-
-logger = logging.getLogger(__name__)
 
 
 def on_home_partition(key: bytes | None, partition: int, partitions: int) -> bool:
@@ -94,12 +91,6 @@ async def remove_stray_entries(
                 for partition, key in strays
             ]
             await asyncio.gather(*results)  # raises if a tombstone was not delivered
-            if strays:
-                logger.warning(
-                    "Removed %d stray entries from %s (keys on another partition than their own)",
-                    len(strays),
-                    topic,
-                )
             removed += len(strays)
     finally:
         await producer.stop()

@@ -175,17 +175,30 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         timeout: float | None = None,  # noqa: ASYNC109 (Faust's signature)
         max_records: int | None = None,
     ) -> RecordMap:
+        # Faust passes its live set of active partitions, which the event loop changes while
+        # the fetch waits: when recovery ends it pauses the changelogs while the input partitions
+        # are still held, and aiokafka takes an empty set for "every partition". The records of
+        # the held inputs then came back, Faust dropped them as inactive, and with no committed
+        # offset to seek back to they were never read (a restarted worker skipped the readings
+        # that arrived during its recovery). The fetch gets a copy; what it returns for a
+        # partition no longer active is fetched again.
+        wanted = set(active_partitions)
+        if not wanted:
+            return {}
         records = await super()._fetch_records(
-            consumer, active_partitions, timeout=timeout, max_records=max_records
+            consumer, wanted, timeout=timeout, max_records=max_records
         )
         self.seeks_before_last_fetch = self.seeks_to_committed
-        if records and not self.consumer.flow_active:
-            # getmany will drop this batch: rewind so that it is fetched again. This runs on the
-            # consumer thread right after the fetch, so no seek can have happened in between.
-            for tp, batch in records.items():
+        # getmany drops a batch fetched while the flow is stopped, and the records of inactive
+        # partitions: rewind them so that they are fetched again. This runs on the consumer
+        # thread right after the fetch, so no seek can have happened in between.
+        delivered = {}
+        for tp, batch in records.items():
+            if self.consumer.flow_active and tp in active_partitions:
+                delivered[tp] = batch
+            else:
                 consumer.seek(tp, batch[0].offset)
-            return {}
-        return records
+        return delivered
 
 
 class Consumer(faust_aiokafka.Consumer):
@@ -263,5 +276,14 @@ class Consumer(faust_aiokafka.Consumer):
                     self._read_offset[tp] = self._read_offsets_after_seek[tp]
 
 
+class Producer(faust_aiokafka.Producer):
+    def _settings_extra(self) -> Mapping[str, Any]:
+        # Faust makes the producer idempotent only inside transactions. The enrich agent sends a
+        # record again when the producer reports it failed (weather_app.delivery); idempotence
+        # keeps the producer's own retries from writing a record twice or out of order.
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
 class Transport(faust_aiokafka.Transport):
     Consumer = Consumer
+    Producer = Producer

@@ -163,11 +163,19 @@ async def prepare_broker(settings: Settings) -> list[str]:
         created = await declare_topics(settings)
         await check_partitions(settings)
         changelogs = [table.changelog_topic.get_topic_name() for table in app.tables.values()]
-        await remove_stray_entries(settings.bootstrap_servers, changelogs, settings.partitions)
+        removed = await remove_stray_entries(
+            settings.bootstrap_servers, changelogs, settings.partitions
+        )
     except TimeoutError as error:
         raise BrokerUnavailable(f"Kafka at {settings.kafka_broker} is too slow: {error}") from None
     except KafkaError as error:
         raise BrokerUnavailable(f"Kafka at {settings.kafka_broker} refused: {error}") from None
+    if removed:  # before Faust sets up logging: a line of our own
+        print(
+            f"weather-speed-layer: removed {removed} stray table entries "
+            "(keys on another changelog partition than their own)",
+            file=sys.stderr,
+        )
     return created
 
 

@@ -120,7 +120,16 @@ class Worker:
         variables["WEATHER_DATADIR"] = str(env.workdir / f"{name}-data")
         self.url = f"http://127.0.0.1:{variables['WEATHER_WEB_PORT']}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "faust", "-A", "weather_app", "worker", "-l", "info"],
+            [
+                sys.executable,
+                "-m",
+                "faust",
+                "-A",
+                "weather_app",
+                "worker",
+                "-l",
+                os.environ.get("TEST_WORKER_LOG_LEVEL", "info"),
+            ],
             env=variables,
             cwd=env.workdir,
             stdout=self._log,

@@ -10,7 +10,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.transports import ConsumerT
 
-from weather_app.transport import ConsumerThread, Transport, end_of_records
+from weather_app.transport import ConsumerThread, Producer, Transport, end_of_records
 
 CHANGELOG, RAW = TP("app-history-changelog", 0), TP("app-raw", 1)
 FETCHED = {
@@ -44,8 +44,31 @@ async def test_a_batch_fetched_while_the_flow_is_stopped_is_fetched_again(thread
     # Faust would drop it, and a changelog partition has no committed offset to go back to.
     thread.consumer.flow_active = False
     kafka = KafkaConsumer()
-    assert await thread._fetch_records(kafka, set(), timeout=1.0) == {}
+    assert await thread._fetch_records(kafka, {CHANGELOG, RAW}, timeout=1.0) == {}
     assert kafka.seeks == [(CHANGELOG, 3), (RAW, 7)]
+
+
+async def test_records_of_a_partition_paused_during_the_fetch_are_fetched_again(
+    thread, monkeypatch
+):
+    """aiokafka's `fetched_records` takes an empty set for every partition: Faust's live set of
+    active partitions, emptied while the fetch waits, brought back records of held partitions."""
+    asked: list[set[TP]] = []
+    live = {CHANGELOG, RAW}
+
+    async def fetch(self: Any, consumer: Any, partitions: set[TP], **kwargs: Any) -> Any:
+        asked.append(partitions)
+        live.discard(CHANGELOG)  # recovery ends: the changelog pauses while the fetch waits
+        return {tp: list(batch) for tp, batch in FETCHED.items()}
+
+    monkeypatch.setattr(faust_aiokafka.AIOKafkaConsumerThread, "_fetch_records", fetch)
+    kafka = KafkaConsumer()
+    assert await thread._fetch_records(kafka, live, timeout=1.0) == {RAW: FETCHED[RAW]}
+    assert asked == [{CHANGELOG, RAW}]
+    assert asked[0] is not live
+    assert kafka.seeks == [(CHANGELOG, 3)]
+    assert await thread._fetch_records(kafka, set(), timeout=1.0) == {}  # no "every partition"
+    assert len(asked) == 1
 
 
 async def test_a_batch_fetched_while_the_flow_runs_is_delivered(thread):
@@ -236,3 +259,13 @@ def test_a_finished_recovery_is_not_reported_and_the_next_one_is_timed_afresh(
     assert not caplog.records
     consumer.report_slow_recovery(1041.0)
     assert "has waited 10s" in caplog.records[0].getMessage()
+
+
+def test_the_producer_is_idempotent_with_either_guarantee():
+    from weather_app.app import app
+
+    producer = app.producer
+    assert isinstance(producer, Producer)
+    settings = producer._settings_extra()
+    assert settings["enable_idempotence"] is True
+    assert settings["acks"] == "all"
