@@ -51,7 +51,7 @@ async def enrich_readings(stream: StreamT[bytes]) -> Any:
         except Exception as error:
             # The batch stays unacknowledged: the worker stops without committing past it and
             # whichever worker takes its partitions reads it again.
-            await stop_worker(f"a batch of {len(events)} raw readings failed: {error!r}")
+            stop_worker(f"a batch of {len(events)} raw readings failed: {error!r}")
 
 
 async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:

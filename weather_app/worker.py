@@ -1,10 +1,8 @@
 """The worker class `faust -A weather_app worker` runs: Faust's, plus broker checks up front."""
 
-import asyncio
 import gc
 import logging
 import os
-import signal
 import socket
 import sys
 import time
@@ -185,22 +183,19 @@ def exit_with(message: str, code: int = 1) -> NoReturn:
     raise SystemExit(code)
 
 
-_stop_reason: str | None = None
+def stop_worker(reason: str) -> NoReturn:
+    """Exit at once, non-zero, with one line saying `reason`: for a batch that could not be
+    completed.
 
-
-async def stop_worker(reason: str) -> None:
-    """Stop this worker as SIGTERM does, then exit non-zero with one line saying `reason`.
-
-    For a batch that could not be completed: it was not acknowledged, so the graceful stop commits
-    nothing past it and the worker that takes its partitions reads it again. Never returns; the
-    stop cancels the caller.
+    Nothing more is committed: a graceful stop would first wait for the batch's unacknowledged
+    readings (forever), and under exactly_once commit what the other transactions hold. The
+    batch's offsets were never committed, so the worker that takes its partitions (after the
+    session timeout) reads it again; an open transaction is aborted when its producer is next
+    started.
     """
-    global _stop_reason
-    if _stop_reason is None:
-        _stop_reason = reason
-        logger.critical("Stopping the worker: %s", reason)
-        os.kill(os.getpid(), signal.SIGTERM)
-    await asyncio.Event().wait()
+    print(f"weather-speed-layer: worker stopped: {reason}; start it again", file=sys.stderr)
+    sys.stderr.flush()
+    os._exit(1)
 
 
 class WeatherWorker(faust.Worker):
@@ -209,11 +204,7 @@ class WeatherWorker(faust.Worker):
             self.loop.run_until_complete(prepare_broker(settings))
         except BrokerUnavailable as error:
             exit_with(str(error))
-        try:
-            super().execute_from_commandline()
-        finally:
-            if _stop_reason is not None:
-                exit_with(f"worker stopped: {_stop_reason}; start it again to read the batch again")
+        super().execute_from_commandline()
 
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()

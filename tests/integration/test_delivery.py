@@ -107,13 +107,16 @@ def expected(values: list[bytes]) -> Counter[tuple[str, str]]:
     return Counter((reading["city"], reading["timestamp"]) for reading in map(orjson.loads, values))
 
 
-def wait_for_all(env: AppEnv, values: list[bytes], timeout: float) -> list[Any]:
+def wait_for_all(
+    env: AppEnv, values: list[bytes], timeout: float, isolation: str = "read_uncommitted"
+) -> list[Any]:
     want = expected(values)
     return read_topic(
         env.broker,
         env.enriched_topic,
         lambda records: set(observed(records)) >= set(want),
         timeout=timeout,
+        isolation=isolation,
     )
 
 
@@ -178,6 +181,37 @@ def test_no_reading_is_lost_when_the_broker_is_down_longer_than_the_delivery_tim
     # Deliveries failed for the outage itself, not only for the refused size.
     assert any("MessageSizeTooLarge" not in line for line in refusals), refusals
     assert not missing
+
+
+def test_under_exactly_once_an_undeliverable_batch_stops_the_worker_and_is_read_again(
+    app_env: AppEnv,
+):
+    worker = start_worker(
+        app_env, WEATHER_PROCESSING_GUARANTEE="exactly_once", KAFKA_SESSION_TIMEOUT="6"
+    )
+    values = [value for _, value in readings(30, datetime.now(UTC) - timedelta(hours=1))]
+    try:
+        set_max_message_bytes(app_env.broker, app_env.enriched_topic, 64)
+        publish(
+            app_env.broker,
+            app_env.raw_topic,
+            [(orjson.dumps(orjson.loads(value)["city"]), value) for value in values],
+        )
+        wait_until(lambda: worker.process.poll() is not None, 90, "the worker to stop")
+    finally:
+        code = worker.stop()
+    stopped = [line for line in worker.log().splitlines() if "worker stopped:" in line]
+    assert code == 1
+    assert stopped, worker.log()[-3000:]
+    assert "weather-speed-layer: worker stopped: a batch of 30 raw readings failed" in stopped[-1]
+    set_max_message_bytes(app_env.broker, app_env.enriched_topic, BROKER_MAX_MESSAGE_BYTES)
+    second = Worker(app_env, "second")
+    try:
+        enriched = wait_for_all(app_env, values, timeout=90, isolation="read_committed")
+        assert second.process.poll() is None, second.log()[-3000:]
+    finally:
+        second.stop()
+    assert observed(enriched) == expected(values)  # every reading once, none twice
 
 
 def test_raw_messages_up_to_the_brokers_maximum_are_dead_lettered_without_losing_the_batch(

@@ -1,0 +1,47 @@
+"""The freshness monitor exports configured cities only."""
+
+import inspect
+from collections.abc import Iterator
+from unittest.mock import AsyncMock, patch
+
+import pytest
+
+from agents.monitor import tracker, watch_freshness
+from weather_app.app import last_seen
+from weather_app.metrics import city_age_seconds
+
+# The function under Faust's timer and task wrappers: one round of the monitor.
+one_round = inspect.unwrap(watch_freshness)
+
+
+def entry(timestamp: str) -> dict[str, object]:
+    return {"timestamp": timestamp, "data_origin": "simulated", "count": 1, "latest": {}}
+
+
+def exported() -> set[str]:
+    return {
+        sample.labels["city"] for metric in city_age_seconds.collect() for sample in metric.samples
+    }
+
+
+@pytest.fixture
+def owned() -> Iterator[None]:
+    with (
+        patch("agents.monitor.owned_keys", side_effect=lambda table: list(table.keys())),
+        patch("agents.monitor.publish_alert", new_callable=AsyncMock),
+    ):
+        yield
+    last_seen.data.clear()
+    for city in tracker.forget_all_but({}):
+        city_age_seconds.remove(city)
+
+
+async def test_a_city_that_left_the_configuration_is_neither_watched_nor_exported(owned):
+    last_seen.data.update(Paris=entry("2026-11-30T12:00:00Z"))
+    await one_round()
+    assert "Paris" in exported()
+    # Atlantis's entry survives in the table from a configuration that had it.
+    last_seen.data.update(Atlantis=entry("2026-11-30T12:00:00Z"))
+    await one_round()
+    assert "Atlantis" not in exported()
+    assert "Paris" in exported()
