@@ -148,7 +148,9 @@ up() {
   while true; do
     pending=0
     for node in "${started[@]}"; do
-      if ! live_pid "$node" >/dev/null; then
+      # The PID recorded a moment ago is ours; until it has exec'd java (slow on a busy machine)
+      # live_pid would not recognise it yet.
+      if ! kill -0 "$(cat "$(node_pid_file "$node")")" 2>/dev/null; then
         local failed_log
         failed_log=$(node_log "$node")
         for node in "${started[@]}"; do stop_node "$node"; done

@@ -276,14 +276,5 @@ class Consumer(faust_aiokafka.Consumer):
                     self._read_offset[tp] = self._read_offsets_after_seek[tp]
 
 
-class Producer(faust_aiokafka.Producer):
-    def _settings_extra(self) -> Mapping[str, Any]:
-        # Faust makes the producer idempotent only inside transactions. The enrich agent sends a
-        # record again when the producer reports it failed (weather_app.delivery); idempotence
-        # keeps the producer's own retries from writing a record twice or out of order.
-        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
-
-
 class Transport(faust_aiokafka.Transport):
     Consumer = Consumer
-    Producer = Producer

@@ -86,7 +86,7 @@ def make_run(tmp_path: Path) -> Iterator[Run]:
 
 
 def test_an_interrupt_while_kafka_starts_stops_kafka(make_run: Run):
-    make_run.wait_for("==> kafka: starting broker", timeout=120)
+    make_run.wait_for("==> kafka: starting node", timeout=120)
     assert session_processes(make_run.process.pid)
 
     make_run.interrupt()

@@ -10,7 +10,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.transports import ConsumerT
 
-from weather_app.transport import ConsumerThread, Producer, Transport, end_of_records
+from weather_app.transport import ConsumerThread, Transport, end_of_records
 
 CHANGELOG, RAW = TP("app-history-changelog", 0), TP("app-raw", 1)
 FETCHED = {
@@ -259,13 +259,3 @@ def test_a_finished_recovery_is_not_reported_and_the_next_one_is_timed_afresh(
     assert not caplog.records
     consumer.report_slow_recovery(1041.0)
     assert "has waited 10s" in caplog.records[0].getMessage()
-
-
-def test_the_producer_is_idempotent_with_either_guarantee():
-    from weather_app.app import app
-
-    producer = app.producer
-    assert isinstance(producer, Producer)
-    settings = producer._settings_extra()
-    assert settings["enable_idempotence"] is True
-    assert settings["acks"] == "all"
