@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from weather_app.admission import CityAdmission
 from weather_app.forecast import Sample
 from weather_app.processing import process_reading
 from weather_app.settings import Settings
@@ -198,6 +199,11 @@ async def replay_partitions(
             consumer.seek(partition, first)
             pending.add(partition)
     samples: dict[str, list[Sample]] = {}
+    admission = CityAdmission(
+        (city.name for city in settings.cities),
+        settings.accept_unknown_cities,
+        settings.max_cities,
+    )
     while pending:
         batches = await consumer.getmany(*pending, timeout_ms=1000)
         for partition, records in batches.items():
@@ -211,6 +217,12 @@ async def replay_partitions(
                     report.invalid += in_window
                     continue
                 city = reading.city
+                if record.key != encode_key(city):
+                    # Live, it was published again under its city's key; that copy is replayed.
+                    continue
+                if not admission.tracks(city):
+                    report.invalid += in_window  # live: dead-lettered as unknown_city
+                    continue
                 enriched, samples[city] = process_reading(
                     reading, samples.get(city, []), settings.history_size
                 )

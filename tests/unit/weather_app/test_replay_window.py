@@ -15,6 +15,7 @@ from aiokafka.errors import KafkaError
 from weather_app.replay import Bound, ReplayReport, Window, replay_partitions
 from weather_app.settings import Settings
 from weather_app.timeutil import format_rfc3339
+from weather_app.validation import encode_key
 
 SETTINGS = Settings(history_size=4)
 TOPIC = SETTINGS.raw_topic
@@ -46,6 +47,7 @@ def record(partition: int, offset: int, minute: int, value: bytes) -> SimpleName
         partition=partition,
         offset=offset,
         timestamp=int(published.timestamp() * 1000),
+        key=encode_key(orjson.loads(value)["city"]) if value.startswith(b"{") else None,
         value=value,
     )
 
@@ -212,3 +214,27 @@ async def test_a_start_below_the_log_start_replays_from_the_log_start():
 async def test_an_offset_bound_is_inclusive_and_capped_at_the_end(to, expected):
     report = await run(FakeConsumer({partition(0): minutes_log(range(10))}), FakeProducer(), end=to)
     assert report.delivered == expected
+
+
+async def test_a_reading_published_without_its_city_s_key_is_replayed_only_as_re_published():
+    # Live, the agent sent minute 3 again under the city's key (offset 6); replaying both copies
+    # would publish it twice and count it twice in the history.
+    log = minutes_log(range(6))
+    keyless = log.records[3] = record(0, 3, 3, reading(3))
+    keyless.key = None
+    log.records[6] = record(0, 6, 3, reading(3))
+    log.end = 7
+    producer = FakeProducer()
+    report = await run(FakeConsumer({partition(0): log}), producer)
+    published = [orjson.loads(value)["timestamp"] for value in producer.sent]
+    assert published.count(format_rfc3339(START + timedelta(minutes=3))) == 1
+    assert report.delivered == 6
+
+
+async def test_a_city_the_live_agent_refused_as_unknown_is_not_replayed():
+    log = minutes_log(range(3))
+    log.records[1] = record(0, 1, 1, reading(1).replace(CITY.name.encode(), b"Atlantis"))
+    producer = FakeProducer()
+    report = await run(FakeConsumer({partition(0): log}), producer)
+    assert (report.delivered, report.invalid) == (2, 1)
+    assert all(orjson.loads(value)["city"] == CITY.name for value in producer.sent)
