@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,20 +13,24 @@ from aiokafka import AIOKafkaConsumer
 from faust.cli import AppCommand, option
 from influxdb_client.rest import ApiException
 
-from weather_app.app import app, raw_topic, settings
+from agents.ingest import send_raw
+from weather_app.app import app, settings
 from weather_app.freshness import assess, max_age_seconds
 from weather_app.influx import InfluxSetupError, InfluxTarget, city_activity, read_token
 from weather_app.replay import Bound, ReplayReport, Window
 from weather_app.replay import replay as run_replay
+from weather_app.sources.delivery import publish_round
 from weather_app.sources.fetcher import WeatherFetcher
 from weather_app.timeutil import format_rfc3339
-from weather_app.validation import encode_key, encode_record
 from weather_app.worker import (
     BrokerUnavailable,
     app_topics,
     exit_with,
     prepare_broker,
 )
+
+# How long `produce` waits for a round's deliveries, retries included.
+PRODUCE_DELIVERY_SECONDS = 60.0
 
 
 async def prepare_or_exit() -> list[str]:
@@ -63,12 +68,21 @@ async def produce(self: AppCommand, num: int, interval: float) -> None:
     async with fetcher:
         for round_number in range(1, num + 1):
             readings = await fetcher.fetch_all(datetime.now(UTC))
-            for reading in readings:
-                await raw_topic.send(key=encode_key(reading.city), value=encode_record(reading))
-            await app.producer.flush()
-            self.say(
-                f"round {round_number}/{num}: {len(readings)} readings -> {settings.raw_topic}"
+            result = await publish_round(
+                readings,
+                send_raw,
+                topic=settings.raw_topic,
+                deadline=time.monotonic() + PRODUCE_DELIVERY_SECONDS,
             )
+            self.say(
+                f"round {round_number}/{num}: {len(result.delivered)} of {len(readings)} "
+                f"readings delivered -> {settings.raw_topic}"
+            )
+            if undelivered := len(readings) - len(result.delivered):
+                exit_with(
+                    f"produce: {undelivered} of {len(readings)} readings of round {round_number} "
+                    f"were not delivered to {settings.raw_topic} (the warning above says why)"
+                )
             if round_number < num and interval:
                 await asyncio.sleep(interval)
 

@@ -7,7 +7,7 @@ import orjson
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from tests.integration.support import AppEnv, Worker, read_topic, wait_until
+from tests.integration.support import AppEnv, Worker, read_topic, run_command, wait_until
 from weather_app.cities import DEFAULT_CITIES
 
 CITIES = {city.name for city in DEFAULT_CITIES}
@@ -82,3 +82,16 @@ def test_refused_raw_readings_are_counted_and_logged_and_the_timer_goes_on(app_e
         assert all(city in detail for city in CITIES)
         assert "MessageSizeTooLargeError" in detail
     assert "Retrying 10 readings to" in log
+
+
+def test_produce_exits_1_saying_how_many_readings_the_broker_refused(app_env: AppEnv):
+    create_refusing_raw_topic(app_env)
+    refused = run_command(app_env, "produce", timeout=180)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"produce: {len(CITIES)} of {len(CITIES)} readings of round 1 were not delivered" in (
+        refused.stderr
+    )
+    let_raw_topic_take_records(app_env)
+    taken = run_command(app_env, "produce", timeout=180)
+    assert taken.returncode == 0, taken.stderr
+    assert f"{len(CITIES)} of {len(CITIES)} readings delivered" in taken.stdout
