@@ -1,5 +1,6 @@
 """The worker class `faust -A weather_app worker` runs: Faust's, plus broker checks up front."""
 
+import asyncio
 import gc
 import logging
 import os
@@ -133,16 +134,24 @@ async def declare_topics(settings: Settings) -> list[str]:
     return created
 
 
-async def check_partitions(settings: Settings) -> None:
+async def check_partitions(settings: Settings, wait_seconds: float = 10.0) -> None:
     """A city's home partition is computed with WEATHER_PARTITIONS: the raw topic must have as
-    many, or every reading would be taken for one on the wrong partition."""
+    many, or every reading would be taken for one on the wrong partition.
+
+    A topic created a moment ago can still show no partitions while its metadata spreads.
+    """
+    deadline = time.monotonic() + wait_seconds
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     await admin.start()
     try:
-        [description] = await admin.describe_topics([settings.raw_topic])
+        while True:
+            [description] = await admin.describe_topics([settings.raw_topic])
+            found = len(description["partitions"])
+            if found or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.2)
     finally:
         await admin.close()
-    found = len(description["partitions"])
     if found != settings.partitions:
         raise BrokerUnavailable(
             f"topic {settings.raw_topic} has {found} partitions but WEATHER_PARTITIONS is "

@@ -92,3 +92,31 @@ def test_the_worker_reaches_the_cluster_through_any_bootstrap_broker():
         with socket.create_server(("127.0.0.1", 0)) as listening:
             open_port = listening.getsockname()[1]
             wait_for_broker(f"127.0.0.1:{closed_port},127.0.0.1:{open_port}", wait_seconds=0.1)
+
+
+class SpreadingTopic(FakeAdmin):
+    """A raw topic whose metadata shows no partition for the first two answers."""
+
+    answers: ClassVar[list[int]] = []
+
+    async def describe_topics(self, topics: list[str]) -> list[dict[str, Any]]:
+        count = self.answers.pop(0) if self.answers else settings.partitions
+        return [{"topic": topics[0], "partitions": [{"partition": n} for n in range(count)]}]
+
+
+def test_a_raw_topic_created_a_moment_ago_is_waited_for(monkeypatch):
+    monkeypatch.setattr(worker, "AIOKafkaAdminClient", SpreadingTopic)
+    SpreadingTopic.answers = [0, 0]
+    asyncio.run(worker.check_partitions(settings))
+    assert SpreadingTopic.answers == []
+
+
+def test_a_raw_topic_with_another_partition_count_is_one_line_naming_the_setting(monkeypatch):
+    monkeypatch.setattr(worker, "AIOKafkaAdminClient", SpreadingTopic)
+    SpreadingTopic.answers = [12]
+    with pytest.raises(worker.BrokerUnavailable) as refused:
+        asyncio.run(worker.check_partitions(settings))
+    assert str(refused.value) == (
+        f"topic {settings.raw_topic} has 12 partitions but WEATHER_PARTITIONS is "
+        f"{settings.partitions}: set WEATHER_PARTITIONS=12"
+    )
