@@ -2,7 +2,6 @@
 
 import asyncio
 import gc
-import logging
 import os
 import socket
 import sys
@@ -17,8 +16,6 @@ from faust.assignor.leader_assignor import LeaderAssignor
 from weather_app.app import app, settings
 from weather_app.settings import Settings, broker_addresses
 from weather_app.tables import remove_stray_entries
-
-logger = logging.getLogger(__name__)
 
 TOPIC_ALREADY_EXISTS = 36
 CHANGELOG_SEGMENT_MS = 3_600_000
