@@ -2,7 +2,7 @@
 
 A message that cannot be enriched goes to the dead-letter topic with its reason and original
 bytes; the agent never stops over one message. A batch's readings are acknowledged only once the
-broker has every record the batch produced (weather_app.delivery); the tables take the batch's
+broker has every record the batch produced (weather_app.broker.outbox); the tables take the batch's
 entries only then, so they never get ahead of their changelogs.
 """
 
@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from faust import Stream, StreamT
-from faust.types import EventT, TableT
+from faust.types import EventT
 
+from models.codec import encode_key, encode_record
 from weather_app.app import (
     admission,
     app,
@@ -25,13 +26,14 @@ from weather_app.app import (
     raw_topic,
     settings,
 )
-from weather_app.deadletter import dead_letter
-from weather_app.delivery import Outbox, OutgoingRecord
+from weather_app.broker.outbox import Outbox, OutgoingRecord
+from weather_app.faust_internals.tables import changelog_record, write_table
+from weather_app.faust_internals.transactions import ack_when_handled, sending_for
 from weather_app.metrics import invalid_messages, published_records, rekeyed_readings
-from weather_app.partitioning import home_partition
-from weather_app.processing import BatchProcessor
-from weather_app.transactions import processing, sending_for
-from weather_app.validation import InvalidReading, decode_raw, encode_key, encode_record
+from weather_app.rules.batch import BatchProcessor
+from weather_app.rules.deadletter import dead_letter
+from weather_app.rules.partitioning import home_partition
+from weather_app.rules.validation import InvalidReading, decode_raw
 from weather_app.worker import stop_worker
 
 logger = logging.getLogger(__name__)
@@ -41,12 +43,12 @@ PROCESSING_ERROR = "processing_error"
 @app.agent(raw_topic)
 async def enrich_readings(stream: StreamT[bytes]) -> Any:
     # Batches, so that each city's tables are read and written once per batch, not per reading.
-    # `processing` acknowledges a batch's events only when `enrich_batch` returns, and keeps
-    # Faust from acknowledging them when it raises (weather_app.transactions).
+    # `ack_when_handled` acknowledges a batch's events only when `enrich_batch` returns, and keeps
+    # Faust from acknowledging them when it raises (weather_app.faust_internals.transactions).
     batches = cast(Stream[bytes], stream).take_events  # StreamT does not declare take_events
     async for events in batches(settings.batch_size, within=settings.batch_seconds):
         try:
-            async with processing(stream, events):
+            async with ack_when_handled(stream, events):
                 await enrich_batch(events)
         except Exception as error:
             # The batch stays unacknowledged: the worker stops without committing past it and
@@ -99,27 +101,6 @@ async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
         write_table(last_seen, city, update.last_seen)
     published_records.labels(topic=output).inc(enriched_count)
     rekeyed_readings.inc(rekeyed)
-
-
-def changelog_record(
-    table: TableT[str, Any], key: str, value: Any, partition: int
-) -> OutgoingRecord:
-    """The changelog record of `table[key] = value`, for `partition`, the source event's.
-
-    `table[key] =` would pick the partition of Faust's current event, which inside a batch is not
-    the one the key came from, and queue the record in Faust's producer buffer, which sends one
-    record per event-loop turn and stalls the stream whenever it holds over 100.
-    """
-    changelog = table.changelog_topic
-    data, _ = changelog.prepare_key(key, None)  # None: the table's own serializers
-    encoded, _ = changelog.prepare_value(value, None)
-    return OutgoingRecord(changelog.get_topic_name(), data, encoded, partition)
-
-
-def write_table(table: TableT[str, Any], key: str, value: Any) -> None:
-    """Set the entry whose changelog record the broker has: the memory store keeps no changelog
-    offsets, so nothing else needs to see the record go out."""
-    table.data[key] = value
 
 
 def dead_letter_record(

@@ -9,12 +9,12 @@ import logging
 from datetime import UTC, datetime
 
 from models import FreshnessAlert
+from models.codec import encode_key, encode_record
 from weather_app.app import admission, alerts_topic, app, last_seen, settings
-from weather_app.freshness import CityFreshness, TransitionTracker, assess, max_age_seconds
 from weather_app.metrics import city_age_seconds, city_stale, freshness_alerts
-from weather_app.ownership import owned_keys
-from weather_app.timeutil import format_rfc3339, parse_rfc3339
-from weather_app.validation import encode_key, encode_record
+from weather_app.rules.freshness import CityFreshness, TransitionTracker, assess, max_age_seconds
+from weather_app.rules.timestamps import format_rfc3339, parse_rfc3339
+from weather_app.web.ownership import owned_keys
 
 logger = logging.getLogger(__name__)
 tracker = TransitionTracker()

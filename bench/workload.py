@@ -1,21 +1,22 @@
 """The benchmark data and the one enrichment step every contender runs.
 
-Readings come from `weather_app.simulation.simulate_reading` for 60 cities (the ten built-in ones
-and five shifted copies of each, so keys spread over the partitions), one a minute per city,
-ending a minute ago: every timestamp is valid for `decode_raw` (never in the future) and each
-city's readings are in time order, as a live source would send them.
+Readings come from `weather_app.sources.simulation.simulate_reading` for 60 cities (the ten
+built-in ones and five shifted copies of each, so keys spread over the partitions), one a minute
+per city, ending a minute ago: every timestamp is valid for `decode_raw` (never in the future)
+and each city's readings are in time order, as a live source would send them.
 """
 
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from weather_app.cities import DEFAULT_CITIES, City
-from weather_app.forecast import Sample
-from weather_app.processing import process_reading
+from models.codec import encode_key, encode_record
+from weather_app.rules.batch import process_reading
+from weather_app.rules.forecast import Sample
+from weather_app.rules.validation import InvalidReading, decode_raw
 from weather_app.settings import Settings
-from weather_app.simulation import simulate_reading
-from weather_app.validation import InvalidReading, decode_raw, encode_key, encode_record
+from weather_app.sources.cities import DEFAULT_CITIES, City
+from weather_app.sources.simulation import simulate_reading
 
 COPIES = 6
 STEP = timedelta(seconds=60)

@@ -110,11 +110,11 @@ setup() {
     [[ "$HTTP_CODE" == 201 ]] || die "creating bucket '$BUCKET' returned HTTP $HTTP_CODE: ${body//$'\n'/ }"
 }
 
-# The bucket's write-only and read-only tokens (weather_app/influx.py, provision_tokens).
+# The bucket's write-only and read-only tokens (weather_app/cli/influx.py, provision_tokens).
 scoped_tokens() {
     INFLUXDB_URL="$URL" INFLUXDB_ORG="$ORG" INFLUXDB_BUCKET="$BUCKET" INFLUXDB_TOKEN="$TOKEN" \
         INFLUXDB_WRITE_TOKEN_FILE="$WRITE_TOKEN_FILE" INFLUXDB_READ_TOKEN_FILE="$READ_TOKEN_FILE" \
-        "$PYTHON" -m weather_app.influx || die "creating the scoped tokens failed (see above)"
+        "$PYTHON" -m weather_app.cli.influx || die "creating the scoped tokens failed (see above)"
 }
 
 cmd_up() {

@@ -1,29 +1,22 @@
 """The Faust app, its topics and its tables: the one place that names them."""
 
-import sys
-
 import faust
+from faust.types import FutureMessage
 
-from weather_app import transactions
-from weather_app.admission import CityAdmission
-from weather_app.settings import FAUST_STREAM_OPTIONS, ConfigError, Settings
-from weather_app.transport import Transport
+from models import RawReading
+from models.codec import encode_key, encode_record
+from weather_app.faust_internals import transactions, transport
+from weather_app.rules.admission import CityAdmission
+from weather_app.settings import FAUST_STREAM_OPTIONS, Settings
 
-
-def _load_settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ConfigError as error:
-        sys.exit(f"weather-speed-layer: configuration error: {error}")
-
-
-settings = _load_settings()
+# Raises ConfigError naming the variable; `faust -A weather_app` turns it into one line.
+settings = Settings.from_env()
 
 app = faust.App(
     settings.app_id,
     broker=settings.broker_url,
     store="memory://",
-    autodiscover=["agents", "weather_app.commands", "weather_app.views"],
+    autodiscover=["agents", "weather_app.cli.commands", "weather_app.web.views"],
     origin="weather_app",
     topic_partitions=settings.partitions,
     **FAUST_STREAM_OPTIONS,
@@ -39,15 +32,15 @@ app = faust.App(
     table_standby_replicas=settings.standby_replicas,
     producer_request_timeout=settings.producer_timeout_seconds,
     # Tables that ignore changelog records of a key on another partition than its own.
-    Table="weather_app.tables:Table",
+    Table="weather_app.faust_internals.tables:Table",
 )
-# Faust's aiokafka transport, with its rebalance races fixed (weather_app/transport.py), and with
-# exactly_once the fixes that make Faust's transactions commit (weather_app.transactions).
+# Faust's aiokafka transport with its rebalance races fixed, and with exactly_once the fixes that
+# make Faust's transactions commit (weather_app.faust_internals).
 exactly_once = settings.processing_guarantee == "exactly_once"
-transport = transactions.Transport if exactly_once else Transport
-app.transport = transport(app.conf.broker_consumer, app)
+Transport = transactions.Transport if exactly_once else transport.Transport
+app.transport = Transport(app.conf.broker_consumer, app)
 
-# Both topics carry bytes that our codec writes and reads (weather_app.validation): plain JSON
+# Both topics carry bytes that our codec writes and reads (weather_app.rules.validation): plain JSON
 # values without Faust metadata, for Telegraf and other consumers, and the city name as a JSON
 # string for the key. Tables serialize their str keys as JSON too, and a key must serialize the
 # same on the topic and in the table for `table_route` to find the owning worker. Taking bytes
@@ -74,3 +67,13 @@ admission = CityAdmission(
 last_seen = app.Table("last_seen", key_type=str, partitions=settings.partitions)
 # city -> [[epoch, temperature, precipitation], ...]: the recent samples the forecast reads.
 history = app.Table("history", key_type=str, partitions=settings.partitions)
+
+
+async def send_raw(reading: RawReading) -> FutureMessage:
+    """`raw_topic.send`, but returning Faust's own future of the delivery, which Faust fails
+    too when the producer's fails: awaited, it is not left with an unread exception."""
+    message = raw_topic.as_future_message(
+        key=encode_key(reading.city), value=encode_record(reading)
+    )
+    await raw_topic.publish_message(message)
+    return message

@@ -36,7 +36,7 @@ rekeyed_readings = Counter(
     "Raw readings that arrived under another key or partition than their city's, re-published "
     "to the raw topic under the city's key.",
 )
-# The ingest timer's publishing (weather_app/sources/delivery.py).
+# The ingest timer's publishing (weather_app/sources/publishing.py).
 publish_failures = Counter(
     "weather_publish_failures_total",
     "Raw readings the ingest timer could not publish (still failing after the retries that fit "

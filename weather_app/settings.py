@@ -10,21 +10,17 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from weather_app.cities import (
+from weather_app.errors import ConfigError
+from weather_app.rules.quota import effective_interval
+from weather_app.sources.cities import (
     DEFAULT_CITIES,
     City,
-    CityConfigError,
     load_cities_file,
     select_cities,
 )
-from weather_app.quota import effective_interval
 
 T = TypeVar("T")
 Number = TypeVar("Number", int, float)
-
-
-class ConfigError(ValueError):
-    pass
 
 
 # Faust options of the enrich path that no environment variable changes; the benchmark's Faust
@@ -73,7 +69,7 @@ class Settings:
     )
     api_timeout_seconds: float = 10.0
     api_concurrency: int = 4
-    # Quota guard (weather_app.quota): with the API on, `interval_seconds` is raised until
+    # Quota guard (weather_app.rules.quota): with the API on, `interval_seconds` is raised until
     # cities x calls a day fit this many records; `requested_interval_seconds` is WEATHER_INTERVAL.
     api_daily_budget: int = 1000
     requested_interval_seconds: float | None = None
@@ -97,7 +93,7 @@ class Settings:
     accept_unknown_cities: bool = False
     max_cities: int = 1000
     # How long the producer keeps trying to deliver a record before it reports the record failed;
-    # the enrich agent then sends the batch's undelivered records again (weather_app.delivery).
+    # the enrich agent then sends the batch's undelivered records again (weather_app.broker.outbox).
     producer_timeout_seconds: float = 1200.0
     influxdb_url: str = "http://127.0.0.1:8086"
     influxdb_org: str = "speed_org"
@@ -273,13 +269,10 @@ class Settings:
 
 
 def _cities(env: Mapping[str, str]) -> tuple[City, ...]:
-    try:
-        if path := env.get("WEATHER_CITIES_FILE", "").strip():
-            return load_cities_file(Path(path))
-        if names := env.get("WEATHER_CITIES", "").strip():
-            return select_cities(names)
-    except CityConfigError as error:
-        raise ConfigError(str(error)) from None
+    if path := env.get("WEATHER_CITIES_FILE", "").strip():
+        return load_cities_file(Path(path))
+    if names := env.get("WEATHER_CITIES", "").strip():
+        return select_cities(names)
     return DEFAULT_CITIES
 
 

@@ -1,172 +1,34 @@
 """The worker class `faust -A weather_app worker` runs: Faust's, plus broker checks up front."""
 
-import asyncio
 import gc
-import os
-import socket
 import sys
-import time
-from typing import NamedTuple, NoReturn, cast
+from typing import NoReturn
 
 import faust
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
-from faust.assignor.leader_assignor import LeaderAssignor
 
 from weather_app.app import app, settings
-from weather_app.settings import Settings, broker_addresses
-from weather_app.tables import remove_stray_entries
-
-TOPIC_ALREADY_EXISTS = 36
-CHANGELOG_SEGMENT_MS = 3_600_000
-
-
-class BrokerUnavailable(ConnectionError):
-    pass
+from weather_app.broker.changelogs import remove_stray_entries
+from weather_app.broker.topics import check_partitions, declare_topics, wait_for_broker
+from weather_app.errors import BrokerUnavailable, exit_with
+from weather_app.faust_internals.leader import leader_topic_name
 
 
-def wait_for_broker(addresses: str, wait_seconds: float) -> None:
-    """Return once one bootstrap address accepts a TCP connection, else raise BrokerUnavailable."""
-    targets = []
-    for address in broker_addresses(addresses):
-        host, _, port_text = address.rpartition(":")
-        targets.append((host, int(port_text)))
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        for host, port in targets:
-            try:
-                with socket.create_connection((host, port), timeout=2.0):
-                    return
-            except OSError:
-                pass
-        if time.monotonic() >= deadline:
-            raise BrokerUnavailable(
-                f"cannot reach the Kafka broker at {addresses} (waited {wait_seconds:.0f}s): "
-                "start one with `make kafka-up` or point KAFKA_BROKER at a running broker"
-            )
-        time.sleep(1.0)
+def changelog_topics() -> list[str]:
+    return [table.changelog_topic.get_topic_name() for table in app.tables.values()]
 
 
-class Replication(NamedTuple):
-    factor: int
-    min_insync_replicas: int
-
-
-def replication_for(brokers: int) -> Replication:
-    """How many copies of each partition the app's topics keep on a cluster of `brokers`.
-
-    Three where there are three brokers or more, of which two must hold a record before the
-    broker acknowledges it (producers send with acks=all): a broker may die without losing an
-    acknowledged record and without stopping writes. Fewer brokers cannot hold three copies, and
-    requiring two of two would stop every write while one of them is down.
-    """
-    factor = min(3, brokers)
-    return Replication(factor, 2 if factor == 3 else 1)
-
-
-def app_topics(settings: Settings, brokers: int = 1) -> list[NewTopic]:
-    """Every topic the app reads or writes, with its partition count and configuration.
-
-    `brokers`: how many the cluster has, which sets the replication (`replication_for`).
-    """
-    replication, min_insync_replicas = replication_for(brokers)
-    replicated = {"min.insync.replicas": str(min_insync_replicas)}
-    topics = [
-        NewTopic(name, settings.partitions, replication, topic_configs=replicated)
-        for name in (
-            settings.raw_topic,
-            settings.enriched_topic,
-            settings.dlq_topic,
-            settings.alerts_topic,
-        )
-    ]
-    for table in app.tables.values():
-        changelog = table.changelog_topic
-        topics.append(
-            NewTopic(
-                changelog.get_topic_name(),
-                changelog.partitions or settings.partitions,
-                replication,
-                # A worker restarting or taking over a partition replays its changelog: hourly
-                # segments let the broker compact it down to ~one record per city within the
-                # hour, where the default week-long segment keeps every write for days.
-                topic_configs={
-                    **replicated,
-                    "cleanup.policy": "compact",
-                    "segment.ms": str(CHANGELOG_SEGMENT_MS),
-                },
-            )
-        )
-    # Faust's leader election topic: the worker assigned its one partition runs the on_leader
-    # timers. Faust creates it as the worker starts; when the first rebalance does not see it yet,
-    # no worker runs the ingest timer for minutes. Its name is Faust's (a private attribute).
-    leader_topic = cast(LeaderAssignor, app._leader_assignor)._leader_topic_name
-    topics.append(NewTopic(leader_topic, 1, replication, topic_configs=replicated))
-    return topics
-
-
-async def declare_topics(settings: Settings) -> list[str]:
-    """Create the app's topics, table changelogs and leader topic included, where missing.
-
-    Done before the consumer subscribes: Faust would create them too, but a topic created after
-    the first rebalance is only seen at the next metadata refresh, minutes later, and until then
-    the agent crashes over a changelog "with 0 partitions" or never gets the source topic.
-    Their replication follows the number of brokers the cluster has now; Faust, finding every
-    topic there, never creates one with its own `topic_replication_factor`. Returns the names of
-    the topics it created.
-    """
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        brokers = len((await admin.describe_cluster())["brokers"])
-        response = await admin.create_topics(app_topics(settings, brokers))
-    finally:
-        await admin.close()
-    created = []
-    for name, code, *detail in response.topic_errors:
-        if code == 0:
-            created.append(name)
-        elif code != TOPIC_ALREADY_EXISTS:
-            raise BrokerUnavailable(f"cannot create topic {name}: error {code} {detail}")
-    return created
-
-
-async def check_partitions(settings: Settings, wait_seconds: float = 10.0) -> None:
-    """A city's home partition is computed with WEATHER_PARTITIONS: the raw topic must have as
-    many, or every reading would be taken for one on the wrong partition.
-
-    A topic created a moment ago can still show no partitions while its metadata spreads.
-    """
-    deadline = time.monotonic() + wait_seconds
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        while True:
-            [description] = await admin.describe_topics([settings.raw_topic])
-            found = len(description["partitions"])
-            if found or time.monotonic() >= deadline:
-                break
-            await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
-    if found != settings.partitions:
-        raise BrokerUnavailable(
-            f"topic {settings.raw_topic} has {found} partitions but WEATHER_PARTITIONS is "
-            f"{settings.partitions}: set WEATHER_PARTITIONS={found}"
-        )
-
-
-async def prepare_broker(settings: Settings) -> list[str]:
-    """Wait for the broker, declare our topics and clean the changelogs, or raise
+async def prepare_broker() -> list[str]:
+    """Wait for the broker, declare the app's topics and clean the changelogs, or raise
     BrokerUnavailable saying why.
 
     Returns the names of the topics created.
     """
     wait_for_broker(settings.kafka_broker, settings.broker_wait_seconds)
+    changelogs = changelog_topics()
     try:
-        created = await declare_topics(settings)
+        created = await declare_topics(settings, changelogs, leader_topic_name(app))
         await check_partitions(settings)
-        changelogs = [table.changelog_topic.get_topic_name() for table in app.tables.values()]
         removed = await remove_stray_entries(
             settings.bootstrap_servers, changelogs, settings.partitions
         )
@@ -183,12 +45,6 @@ async def prepare_broker(settings: Settings) -> list[str]:
     return created
 
 
-def exit_with(message: str, code: int = 1) -> NoReturn:
-    """Stop the process with one line on stderr: what is wrong and what to do."""
-    print(f"weather-speed-layer: {message}", file=sys.stderr)
-    raise SystemExit(code)
-
-
 def stop_worker(reason: str) -> NoReturn:
     """Exit at once, non-zero, with one line saying `reason`: for a batch that could not be
     completed.
@@ -199,15 +55,13 @@ def stop_worker(reason: str) -> NoReturn:
     session timeout) reads it again; an open transaction is aborted when its producer is next
     started.
     """
-    print(f"weather-speed-layer: worker stopped: {reason}; start it again", file=sys.stderr)
-    sys.stderr.flush()
-    os._exit(1)
+    exit_with(f"worker stopped: {reason}; start it again", immediately=True)
 
 
 class WeatherWorker(faust.Worker):
     def execute_from_commandline(self) -> NoReturn:
         try:
-            self.loop.run_until_complete(prepare_broker(settings))
+            self.loop.run_until_complete(prepare_broker())
         except BrokerUnavailable as error:
             exit_with(str(error))
         super().execute_from_commandline()

@@ -15,7 +15,7 @@ from tests.integration.support import (
     temporary_bucket,
     unique_name,
 )
-from weather_app.influx import InfluxTarget
+from weather_app.cli.influx import InfluxTarget
 
 INFLUX_ORG = "speed_org"
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from weather_app.influx import InfluxTarget, ScopedToken, provision_tokens
+from weather_app.cli.influx import InfluxTarget, ScopedToken, provision_tokens
 
 
 def scoped_token_env(admin: InfluxTarget, directory: Path) -> dict[str, str]:

@@ -24,8 +24,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 from influxdb_client.client.influxdb_client import InfluxDBClient
 
-from weather_app.influx import InfluxTarget
-from weather_app.timeutil import format_rfc3339
+from weather_app.cli.influx import InfluxTarget
+from weather_app.rules.timestamps import format_rfc3339
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -28,8 +28,8 @@ from tests.integration.support import (
 from tests.integration.support import (
     reading as raw_reading,
 )
-from weather_app.cities import DEFAULT_CITIES
-from weather_app.partitioning import home_partition
+from weather_app.rules.partitioning import home_partition
+from weather_app.sources.cities import DEFAULT_CITIES
 
 CITIES = [city.name for city in DEFAULT_CITIES]
 PARTITIONS = 6

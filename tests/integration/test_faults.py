@@ -23,8 +23,8 @@ from tests.integration.support import (
     run_command,
     wait_until,
 )
-from weather_app.cities import DEFAULT_CITIES
-from weather_app.timeutil import format_rfc3339
+from weather_app.rules.timestamps import format_rfc3339
+from weather_app.sources.cities import DEFAULT_CITIES
 
 CITIES = {city.name for city in DEFAULT_CITIES}
 

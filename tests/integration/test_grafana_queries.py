@@ -34,9 +34,9 @@ from tests.integration.support import (
     unique_name,
     wait_until,
 )
-from weather_app.cities import DEFAULT_CITIES
-from weather_app.influx import InfluxTarget
-from weather_app.timeutil import format_rfc3339
+from weather_app.cli.influx import InfluxTarget
+from weather_app.rules.timestamps import format_rfc3339
+from weather_app.sources.cities import DEFAULT_CITIES
 
 DASHBOARD = json.loads((REPO / "grafana/dashboards/weather-speed-layer.json").read_text())
 ALERT_RULES = yaml.safe_load((REPO / "grafana/provisioning/alerting/rules.yaml").read_text())

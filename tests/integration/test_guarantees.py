@@ -13,7 +13,7 @@ import orjson
 
 from tests.integration.support import AppEnv, Worker, read_topic, wait_until
 from tests.integration.test_faults import CITIES, observed
-from weather_app.timeutil import format_rfc3339
+from weather_app.rules.timestamps import format_rfc3339
 
 # A worker that joins, or takes over a killed one's partitions after the 6 s session timeout,
 # recovers the app's changelogs and processes again within this many seconds (measured: 2-12 s

@@ -24,9 +24,9 @@ from tests.integration.support import (
     unique_name,
     wait_until,
 )
-from weather_app.cities import DEFAULT_CITIES
-from weather_app.influx import InfluxTarget
-from weather_app.timeutil import format_rfc3339, parse_rfc3339
+from weather_app.cli.influx import InfluxTarget
+from weather_app.rules.timestamps import format_rfc3339, parse_rfc3339
+from weather_app.sources.cities import DEFAULT_CITIES
 
 CITIES = {city.name for city in DEFAULT_CITIES}
 FLOAT_FIELDS = (

@@ -22,8 +22,8 @@ from tests.integration.support import (
     temporary_bucket,
     unique_name,
 )
-from weather_app.cities import DEFAULT_CITIES
-from weather_app.influx import InfluxTarget, default_token_file
+from weather_app.cli.influx import InfluxTarget, default_token_file
+from weather_app.sources.cities import DEFAULT_CITIES
 
 
 def write_points(target: InfluxTarget, lines: list[str]) -> int:

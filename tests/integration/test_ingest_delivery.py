@@ -8,7 +8,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from tests.integration.support import AppEnv, Worker, read_topic, run_command, wait_until
-from weather_app.cities import DEFAULT_CITIES
+from weather_app.sources.cities import DEFAULT_CITIES
 
 CITIES = {city.name for city in DEFAULT_CITIES}
 # Every raw reading encodes to about 300 bytes: a topic limit of 100 makes the broker refuse

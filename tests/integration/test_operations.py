@@ -15,8 +15,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from tests.integration.support import REPO, AppEnv, Worker, read_topic, run_command, wait_until
-from weather_app.cities import DEFAULT_CITIES
-from weather_app.timeutil import format_rfc3339
+from weather_app.rules.timestamps import format_rfc3339
+from weather_app.sources.cities import DEFAULT_CITIES
 
 CITIES = [city.name for city in DEFAULT_CITIES]
 ARTIFACTS = REPO / "test-artifacts"

@@ -7,8 +7,8 @@ import orjson
 
 from models import ENRICHED_FIELDS
 from tests.integration.support import AppEnv, Worker, partition_count, read_topic, run_command
-from weather_app.cities import DEFAULT_CITIES
-from weather_app.timeutil import parse_rfc3339
+from weather_app.rules.timestamps import parse_rfc3339
+from weather_app.sources.cities import DEFAULT_CITIES
 
 CITIES = {city.name for city in DEFAULT_CITIES}
 

@@ -11,10 +11,10 @@ import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
 
+from models.codec import encode_key
 from tests.integration.support import AppEnv, Worker, read_topic, run_command, wait_until
-from weather_app.cities import DEFAULT_CITIES
-from weather_app.timeutil import format_rfc3339
-from weather_app.validation import encode_key
+from weather_app.rules.timestamps import format_rfc3339
+from weather_app.sources.cities import DEFAULT_CITIES
 
 CITIES = [city.name for city in DEFAULT_CITIES]
 Key = tuple[str, str]  # (city, observation timestamp): the point a record lands on downstream

@@ -6,8 +6,9 @@ import re
 
 import aiohttp
 
+from weather_app.errors import WeatherError
+from weather_app.rules.validation import InvalidReading
 from weather_app.sources.visual_crossing import TimelineParseError
-from weather_app.validation import InvalidReading
 
 REDACTED = "***"
 # How much of an error response body goes into the log line (after redaction).
@@ -27,7 +28,7 @@ RETRYABLE = frozenset({Fault.TRANSIENT})
 COOLS_DOWN = frozenset({Fault.RATE_LIMITED, Fault.UNAUTHORIZED})
 
 
-class ApiError(ValueError):
+class ApiError(WeatherError):
     """A non-200 answer; `body` is an excerpt of the response, already redacted."""
 
     def __init__(self, status: int, body: str = "") -> None:

@@ -22,16 +22,16 @@ import aiohttp
 import mode
 
 from models import RawReading
-from weather_app.cities import City
-from weather_app.quota import interval_warning
+from weather_app.rules.quota import interval_warning
+from weather_app.rules.validation import validate_raw
 from weather_app.settings import Settings
-from weather_app.simulation import simulate_reading
 from weather_app.sources.backoff import (
     CoolDown,
     RetryPolicy,
     backoff_schedule,
     retry_fits,
 )
+from weather_app.sources.cities import City
 from weather_app.sources.faults import (
     COOLS_DOWN,
     RETRYABLE,
@@ -41,12 +41,12 @@ from weather_app.sources.faults import (
     classify,
     describe,
 )
+from weather_app.sources.simulation import simulate_reading
 from weather_app.sources.visual_crossing import (
     TIMELINE_PARAMS,
     parse_timeline,
     timeline_path,
 )
-from weather_app.validation import validate_raw
 
 __all__ = ["ApiError", "WeatherFetcher"]
 

@@ -4,8 +4,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from models import RawReading
-from weather_app.cities import City
-from weather_app.timeutil import format_rfc3339, from_epoch
+from weather_app.errors import WeatherError
+from weather_app.rules.timestamps import format_rfc3339, from_epoch
+from weather_app.sources.cities import City
 
 TIMELINE_PARAMS = {
     "unitGroup": "metric",
@@ -19,7 +20,7 @@ TIMELINE_PARAMS = {
 NEXT_HOUR_HORIZON_SECONDS = 2 * 3600
 
 
-class TimelineParseError(ValueError):
+class TimelineParseError(WeatherError):
     pass
 
 

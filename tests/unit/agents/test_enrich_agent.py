@@ -12,6 +12,7 @@ from aiokafka.errors import KafkaTimeoutError
 
 from agents.enrich import enrich_readings
 from models import ENRICHED_FIELDS
+from models.codec import encode_key
 from weather_app.app import (
     app,
     dlq_topic,
@@ -21,10 +22,9 @@ from weather_app.app import (
     raw_topic,
     settings,
 )
-from weather_app.delivery import DeliveryFailed
+from weather_app.errors import DeliveryFailed
 from weather_app.metrics import rekeyed_readings
-from weather_app.partitioning import home_partition
-from weather_app.validation import encode_key
+from weather_app.rules.partitioning import home_partition
 
 
 def raw_message(city: str, timestamp: str, temperature: float, precipitation: float = 0.0):
@@ -82,7 +82,7 @@ def producer():
 
 @pytest.fixture(autouse=True)
 def no_pauses():
-    with patch("weather_app.delivery.FIRST_PAUSE_SECONDS", 0.001):
+    with patch("weather_app.broker.outbox.FIRST_PAUSE_SECONDS", 0.001):
         yield
 
 
@@ -215,7 +215,7 @@ async def test_a_raw_message_as_large_as_the_broker_takes_is_dead_lettered_with_
 
 async def test_an_unexpected_error_dead_letters_one_message_only(producer):
     with patch(
-        "weather_app.processing.process_reading", side_effect=[ZeroDivisionError("bug"), None]
+        "weather_app.rules.batch.process_reading", side_effect=[ZeroDivisionError("bug"), None]
     ):
         async with enrich_readings.test_context() as agent:
             await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:00:00Z", 9.0))
@@ -327,7 +327,7 @@ async def test_faust_acks_a_batch_whose_handler_raised_which_processing_prevents
 
     failing = AsyncMock(side_effect=DeliveryFailed("refused"))
     with patch("agents.enrich.enrich_batch", failing):
-        with patch("agents.enrich.processing", without_withholding):
+        with patch("agents.enrich.ack_when_handled", without_withholding):
             async with enrich_readings.test_context() as agent:
                 acked_by_faust = await put(agent, "Paris", b"{}")
         async with enrich_readings.test_context() as agent:

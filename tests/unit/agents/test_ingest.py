@@ -45,7 +45,7 @@ def ingest_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         record.getMessage()
         for record in caplog.records
-        if record.name == "weather_app.sources.delivery" and record.levelno >= logging.WARNING
+        if record.name == "weather_app.sources.publishing" and record.levelno >= logging.WARNING
     ]
 
 

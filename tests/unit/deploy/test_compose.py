@@ -175,7 +175,7 @@ def mounts(service: str) -> dict[str, str]:
 def test_telegraf_and_grafana_each_read_only_their_own_scoped_token():
     step = environment("influxdb-tokens")
     assert step["INFLUXDB_URL"] == "http://influxdb:8086"
-    assert "python -m weather_app.influx" in " ".join(services()["influxdb-tokens"]["command"])
+    assert "python -m weather_app.cli.influx" in " ".join(services()["influxdb-tokens"]["command"])
     write_file, read_file = step["INFLUXDB_WRITE_TOKEN_FILE"], step["INFLUXDB_READ_TOKEN_FILE"]
     write_dir, read_dir = write_file.rpartition("/")[0], read_file.rpartition("/")[0]
     assert mounts("influxdb-tokens") == {"telegraf-token": write_dir, "grafana-token": read_dir}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from weather_app.influx import InfluxSetupError, default_token_file, read_token
+from weather_app.cli.influx import InfluxSetupError, default_token_file, read_token
 
 URL = "http://127.0.0.1:18086"
 

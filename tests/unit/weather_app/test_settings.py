@@ -3,8 +3,9 @@ import json
 import pytest
 from faust.utils.urls import urllist
 
-from weather_app.cities import DEFAULT_CITIES
-from weather_app.settings import ConfigError, Settings
+from weather_app.errors import ConfigError
+from weather_app.settings import Settings
+from weather_app.sources.cities import DEFAULT_CITIES
 
 
 def test_defaults_without_environment():

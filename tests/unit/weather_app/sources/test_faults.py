@@ -3,6 +3,7 @@ import json
 import aiohttp
 import pytest
 
+from weather_app.rules.validation import InvalidReading
 from weather_app.sources.faults import (
     ApiError,
     Fault,
@@ -13,7 +14,6 @@ from weather_app.sources.faults import (
     redact,
 )
 from weather_app.sources.visual_crossing import TimelineParseError
-from weather_app.validation import InvalidReading
 
 KEY = "ABCD1234SECRET"
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from weather_app.cities import City
 from weather_app.settings import Settings
 from weather_app.sources.backoff import RetryPolicy, backoff_schedule
+from weather_app.sources.cities import City
 from weather_app.sources.fetcher import ERROR_BODY_BYTES, WeatherFetcher
 
 API_KEY = "test-key-3f9c1d"

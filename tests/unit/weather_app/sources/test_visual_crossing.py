@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from weather_app.cities import City
+from weather_app.sources.cities import City
 from weather_app.sources.visual_crossing import (
     TIMELINE_PARAMS,
     TimelineParseError,

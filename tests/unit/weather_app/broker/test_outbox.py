@@ -1,0 +1,72 @@
+import asyncio
+from typing import Any
+
+import pytest
+from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
+
+from weather_app.broker.outbox import MAX_PAUSE_SECONDS, Outbox, OutgoingRecord
+from weather_app.errors import DeliveryFailed
+
+
+class Broker:
+    """A producer whose records fail `failures` times each before the broker takes them."""
+
+    def __init__(self, failures: int, send_raises: bool = False) -> None:
+        self.failures = failures
+        self.send_raises = send_raises
+        self.tries: dict[bytes | None, int] = {}
+        self.taken: list[bytes] = []
+
+    async def send(self, topic, key, value, partition, timestamp, headers) -> Any:
+        tries = self.tries[value] = self.tries.get(value, 0) + 1
+        if tries <= self.failures and self.send_raises:
+            raise KafkaTimeoutError()
+        result = asyncio.get_running_loop().create_future()
+        if tries <= self.failures:
+            result.set_exception(MessageSizeTooLargeError())
+        else:
+            self.taken.append(value or b"")
+            result.set_result(None)
+        return result
+
+    async def flush(self) -> None:
+        pass
+
+
+def records(n: int) -> list[OutgoingRecord]:
+    return [OutgoingRecord("weather_data_v2", b"k", str(i).encode()) for i in range(n)]
+
+
+@pytest.mark.parametrize("send_raises", [False, True])
+async def test_failed_records_are_sent_again_until_the_broker_takes_them(send_raises, caplog):
+    broker = Broker(failures=7, send_raises=send_raises)
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    outbox = Outbox(broker, retry=True, sleep=pause)
+    for record in records(3):
+        await outbox.send(record)
+    await outbox.deliver()
+    assert sorted(broker.taken) == [b"0", b"1", b"2"]
+    assert pauses == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, MAX_PAUSE_SECONDS]
+    assert caplog.text.count("3 of 3 records not delivered") == 7
+
+
+async def test_records_delivered_the_first_time_are_not_sent_again():
+    broker = Broker(failures=0)
+    outbox = Outbox(broker, retry=True)
+    for record in records(5):
+        await outbox.send(record)
+    await outbox.deliver()
+    await outbox.deliver()  # nothing is left to send again
+    assert all(tries == 1 for tries in broker.tries.values())
+
+
+async def test_without_retries_a_failed_record_raises():
+    outbox = Outbox(Broker(failures=1), retry=False)
+    for record in records(2):
+        await outbox.send(record)
+    with pytest.raises(DeliveryFailed, match="2 of 2 records not delivered"):
+        await outbox.deliver()

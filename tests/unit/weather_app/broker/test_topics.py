@@ -1,0 +1,113 @@
+import asyncio
+import socket
+from types import SimpleNamespace
+from typing import Any, ClassVar
+
+import pytest
+from aiokafka.admin import NewTopic
+
+from weather_app.broker import topics as broker_topics
+from weather_app.broker.topics import app_topics, replication_for, wait_for_broker
+from weather_app.errors import BrokerUnavailable
+from weather_app.settings import Settings
+
+settings = Settings()
+CHANGELOGS = ["app-last_seen-changelog", "app-history-changelog"]
+LEADER = "app-__assignor-__leader"
+
+
+def test_table_changelogs_are_compacted_in_hourly_segments():
+    changelogs = [t for t in app_topics(settings, CHANGELOGS, LEADER) if t.name in CHANGELOGS]
+    assert len(changelogs) == 2
+    for topic in changelogs:
+        assert topic.topic_configs == {
+            "min.insync.replicas": "1",
+            "cleanup.policy": "compact",
+            "segment.ms": "3600000",
+        }
+
+
+@pytest.mark.parametrize(
+    ("brokers", "factor", "min_insync"), [(1, 1, 1), (2, 2, 1), (3, 3, 2), (5, 3, 2)]
+)
+def test_replication_follows_the_brokers_and_survives_one_loss_from_three(
+    brokers, factor, min_insync
+):
+    assert replication_for(brokers) == (factor, min_insync)
+
+
+def test_every_topic_of_the_app_is_replicated_three_times_on_three_brokers():
+    topics = app_topics(settings, CHANGELOGS, LEADER, brokers=3)
+    assert {topic.name for topic in topics} >= {settings.raw_topic, settings.enriched_topic}
+    for topic in topics:
+        assert topic.replication_factor == 3
+        assert topic.topic_configs["min.insync.replicas"] == "2"
+
+
+class FakeAdmin:
+    """What declare_topics asks of AIOKafkaAdminClient, on a cluster of three brokers."""
+
+    created: ClassVar[list[NewTopic]] = []
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        pass
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def describe_cluster(self) -> dict[str, Any]:
+        return {
+            "brokers": [{"node_id": n, "host": "127.0.0.1", "port": 9090 + n} for n in (1, 2, 3)]
+        }
+
+    async def create_topics(self, topics: list[NewTopic]) -> Any:
+        FakeAdmin.created = topics
+        return SimpleNamespace(topic_errors=[(topic.name, 0, None) for topic in topics])
+
+
+def test_declared_topics_take_their_replication_from_the_cluster(monkeypatch):
+    monkeypatch.setattr(broker_topics, "AIOKafkaAdminClient", FakeAdmin)
+    created = asyncio.run(broker_topics.declare_topics(settings, CHANGELOGS, LEADER))
+    assert created == [topic.name for topic in app_topics(settings, CHANGELOGS, LEADER)]
+    assert {topic.replication_factor for topic in FakeAdmin.created} == {3}
+    assert {topic.topic_configs["min.insync.replicas"] for topic in FakeAdmin.created} == {"2"}
+
+
+def test_the_worker_reaches_the_cluster_through_any_bootstrap_broker():
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        closed_port = closed.getsockname()[1]
+        with socket.create_server(("127.0.0.1", 0)) as listening:
+            open_port = listening.getsockname()[1]
+            wait_for_broker(f"127.0.0.1:{closed_port},127.0.0.1:{open_port}", wait_seconds=0.1)
+
+
+class SpreadingTopic(FakeAdmin):
+    """A raw topic whose metadata shows no partition for the first two answers."""
+
+    answers: ClassVar[list[int]] = []
+
+    async def describe_topics(self, topics: list[str]) -> list[dict[str, Any]]:
+        count = self.answers.pop(0) if self.answers else settings.partitions
+        return [{"topic": topics[0], "partitions": [{"partition": n} for n in range(count)]}]
+
+
+def test_a_raw_topic_created_a_moment_ago_is_waited_for(monkeypatch):
+    monkeypatch.setattr(broker_topics, "AIOKafkaAdminClient", SpreadingTopic)
+    SpreadingTopic.answers = [0, 0]
+    asyncio.run(broker_topics.check_partitions(settings))
+    assert SpreadingTopic.answers == []
+
+
+def test_a_raw_topic_with_another_partition_count_is_one_line_naming_the_setting(monkeypatch):
+    monkeypatch.setattr(broker_topics, "AIOKafkaAdminClient", SpreadingTopic)
+    SpreadingTopic.answers = [12]
+    with pytest.raises(BrokerUnavailable) as refused:
+        asyncio.run(broker_topics.check_partitions(settings))
+    assert str(refused.value) == (
+        f"topic {settings.raw_topic} has 12 partitions but WEATHER_PARTITIONS is "
+        f"{settings.partitions}: set WEATHER_PARTITIONS=12"
+    )

@@ -1,0 +1,148 @@
+"""Which Kafka transaction a record joins, and when offsets commit, under exactly_once."""
+
+import asyncio
+import weakref
+from types import SimpleNamespace
+from typing import Any, cast
+
+import faust
+import pytest
+from faust.assignor import PartitionAssignor
+from faust.streams import _current_event
+from faust.types import TP
+
+from weather_app.faust_internals import transactions, transport
+
+RAW = TP("app-raw", 4)
+CHANGELOG = "app-history-changelog"
+
+
+@pytest.fixture
+def app() -> faust.App:
+    app = faust.App(
+        "app", broker="kafka://127.0.0.1:9", processing_guarantee="exactly_once", store="memory://"
+    )
+    app.Table("history", key_type=str, partitions=6)
+    app.transport = transactions.Transport(app.conf.broker_consumer, app)
+    # As the assignor groups them: the raw topic with the changelogs of the tables it feeds.
+    cast(PartitionAssignor, app.assignor)._topic_groups = {RAW.topic: 1, CHANGELOG: 1}
+    return app
+
+
+class Producer:
+    """Records what Faust's producer is asked to send and commit, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.buffer = SimpleNamespace(flush=self.flush_buffer)
+
+    async def flush_buffer(self) -> None:
+        self.calls.append(("flush buffer",))
+
+    async def send(self, topic: str, *args: Any, transactional_id: str | None) -> Any:
+        self.calls.append(("send", topic, transactional_id))
+        return None
+
+    async def commit_transactions(self, by_id: Any, group_id: str, **kwargs: Any) -> None:
+        self.calls.append(("commit", dict(by_id)))
+
+
+@pytest.fixture
+def manager(app: faust.App) -> tuple[transactions.SourcePartitionTransactionManager, Any]:
+    producer = Producer()
+    consumer = app.consumer
+    manager = consumer.transactions
+    assert isinstance(manager, transactions.SourcePartitionTransactionManager)
+    manager.producer = producer  # type: ignore[assignment]
+    return manager, producer
+
+
+class Event:
+    def __init__(self, tp: TP) -> None:
+        self.message = SimpleNamespace(topic=tp.topic, partition=tp.partition, tp=tp)
+
+
+def event_from(tp: TP) -> Any:
+    return Event(tp)
+
+
+async def send(manager: Any, topic: str, partition: int | None = None) -> None:
+    await manager.send(topic, b"k", b"v", partition, None, None)
+
+
+async def test_a_record_sent_for_an_event_joins_its_input_partitions_transaction(manager):
+    manager, producer = manager
+    with transactions.sending_for(event_from(RAW)):
+        await send(manager, "app-enriched")
+    # Faust would have picked the transaction of the enriched topic's partition.
+    assert producer.calls == [("send", "app-enriched", "app-1-4")]
+
+
+async def test_a_changelog_record_joins_the_transaction_of_the_partition_it_goes_to(manager):
+    manager, producer = manager
+    with transactions.sending_for(event_from(RAW)):
+        await send(manager, CHANGELOG, partition=2)
+    assert producer.calls == [("send", CHANGELOG, "app-1-2")]
+
+
+async def test_a_record_sent_while_faust_handles_an_event_joins_that_events_transaction(manager):
+    manager, producer = manager
+    event = event_from(RAW)
+    token = _current_event.set(weakref.ref(event))  # what Faust sets around an agent's event
+    try:
+        await send(manager, "app-dlq")
+    finally:
+        _current_event.reset(token)
+    assert producer.calls == [("send", "app-dlq", "app-1-4")]
+
+
+async def test_a_record_sent_outside_any_event_goes_out_untransacted(manager):
+    # The leader's timer: in a raw partition's transaction the agent would never see it.
+    manager, producer = manager
+    await send(manager, "app-raw")
+    assert producer.calls == [("send", "app-raw", None)]
+
+
+async def test_changelog_records_waiting_in_the_buffer_join_the_transaction_before_it_commits(
+    manager,
+):
+    manager, producer = manager
+    await manager.commit({RAW: 8})
+    assert producer.calls == [("flush buffer",), ("commit", {"app-1-4": {RAW: 8}})]
+
+
+async def test_a_commit_waits_for_the_batch_in_progress(app, monkeypatch):
+    committed = asyncio.Event()
+
+    async def commit(self: Any, topics: Any = None, start_new_transaction: bool = True) -> bool:
+        committed.set()
+        return True
+
+    monkeypatch.setattr(transport.Consumer, "commit", commit)
+    stream = SimpleNamespace(ack=lambda event: asyncio.sleep(0))
+    async with transactions.ack_when_handled(stream, [event_from(RAW)]):  # type: ignore[arg-type]
+        commit_task = asyncio.ensure_future(app.consumer.commit())
+        await asyncio.sleep(0.05)
+        assert not committed.is_set()
+    await commit_task
+    assert committed.is_set()
+
+
+async def test_a_rebalance_commits_the_acked_offsets_before_faust_forgets_them(app, monkeypatch):
+    consumer = app.consumer
+    consumer._acked[RAW] = [5, 6, 7]
+    consumer._acked_index[RAW] = {5, 6, 7}
+    commits: list[dict[TP, int]] = []
+
+    async def commit_offsets(offsets: dict[TP, int], start_new_transaction: bool = True) -> bool:
+        commits.append(dict(offsets))
+        return True
+
+    async def faust_revocation(revoked: set[TP]) -> None:
+        # Faust's own commit at revocation, in app._on_partitions_revoked, comes too late.
+        commits.append({tp: consumer._new_offset(tp) for tp in revoked})
+
+    monkeypatch.setattr(consumer, "_commit_offsets", commit_offsets)
+    monkeypatch.setattr(consumer, "_on_partitions_revoked", faust_revocation)
+    await consumer.on_partitions_revoked({RAW})
+    assert commits == [{RAW: 8}, {RAW: None}]

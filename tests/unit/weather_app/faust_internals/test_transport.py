@@ -1,0 +1,261 @@
+import logging
+from types import SimpleNamespace
+from typing import Any, cast
+
+import faust
+import pytest
+from faust.tables.manager import TableManager
+from faust.tables.recovery import RecoveryStats
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+from faust.types.transports import ConsumerT
+
+from weather_app.faust_internals.transport import ConsumerThread, Transport, end_of_records
+
+CHANGELOG, RAW = TP("app-history-changelog", 0), TP("app-raw", 1)
+FETCHED = {
+    CHANGELOG: [SimpleNamespace(offset=3), SimpleNamespace(offset=4)],
+    RAW: [SimpleNamespace(offset=7)],
+}
+
+
+class KafkaConsumer:
+    def __init__(self) -> None:
+        self.seeks: list[tuple[TP, int]] = []
+
+    def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+
+@pytest.fixture
+def thread(monkeypatch: pytest.MonkeyPatch) -> ConsumerThread:
+    async def fetch(*args: Any, **kwargs: Any) -> Any:
+        return FETCHED
+
+    monkeypatch.setattr(faust_aiokafka.AIOKafkaConsumerThread, "_fetch_records", fetch)
+    app = faust.App("transport-test", broker="kafka://127.0.0.1:9")
+    app.transport = Transport(app.conf.broker_consumer, app)
+    consumer_thread = app.consumer._thread  # type: ignore[attr-defined]
+    assert isinstance(consumer_thread, ConsumerThread)
+    return consumer_thread
+
+
+async def test_a_batch_fetched_while_the_flow_is_stopped_is_fetched_again(thread):
+    # Faust would drop it, and a changelog partition has no committed offset to go back to.
+    thread.consumer.flow_active = False
+    kafka = KafkaConsumer()
+    assert await thread._fetch_records(kafka, {CHANGELOG, RAW}, timeout=1.0) == {}
+    assert kafka.seeks == [(CHANGELOG, 3), (RAW, 7)]
+
+
+async def test_records_of_a_partition_paused_during_the_fetch_are_fetched_again(
+    thread, monkeypatch
+):
+    """aiokafka's `fetched_records` takes an empty set for every partition: Faust's live set of
+    active partitions, emptied while the fetch waits, brought back records of held partitions."""
+    asked: list[set[TP]] = []
+    live = {CHANGELOG, RAW}
+
+    async def fetch(self: Any, consumer: Any, partitions: set[TP], **kwargs: Any) -> Any:
+        asked.append(partitions)
+        live.discard(CHANGELOG)  # recovery ends: the changelog pauses while the fetch waits
+        return {tp: list(batch) for tp, batch in FETCHED.items()}
+
+    monkeypatch.setattr(faust_aiokafka.AIOKafkaConsumerThread, "_fetch_records", fetch)
+    kafka = KafkaConsumer()
+    assert await thread._fetch_records(kafka, live, timeout=1.0) == {RAW: FETCHED[RAW]}
+    assert asked == [{CHANGELOG, RAW}]
+    assert asked[0] is not live
+    assert kafka.seeks == [(CHANGELOG, 3)]
+    assert await thread._fetch_records(kafka, set(), timeout=1.0) == {}  # no "every partition"
+    assert len(asked) == 1
+
+
+async def test_a_batch_fetched_while_the_flow_runs_is_delivered(thread):
+    kafka = KafkaConsumer()
+    assert await thread._fetch_records(kafka, {CHANGELOG, RAW}, timeout=1.0) == FETCHED
+    assert kafka.seeks == []
+
+
+class CommittedOffsets(KafkaConsumer):
+    def assignment(self) -> set[TP]:
+        return {CHANGELOG, RAW}
+
+    async def committed(self, tp: TP) -> int | None:
+        return {RAW: 12}.get(tp)  # a changelog has no committed offset
+
+
+async def test_a_seek_to_committed_moves_every_position_at_once_and_is_counted(thread):
+    kafka = CommittedOffsets()
+    thread._ensure_consumer = lambda: kafka
+    assert await thread._seek_to_committed() == {CHANGELOG: None, RAW: 12}
+    assert kafka.seeks == [(RAW, 12)]
+    assert thread.last_seek_of == {RAW: 1}
+
+
+async def test_a_fetch_remembers_how_many_seeks_came_before_it(thread):
+    thread.seeks_to_committed = 3
+    await thread._fetch_records(KafkaConsumer(), {CHANGELOG, RAW}, timeout=1.0)
+    assert thread.seeks_before_last_fetch == 3
+
+
+BATCH = [(RAW, SimpleNamespace(offset=7)), (CHANGELOG, SimpleNamespace(offset=3))] + [
+    (RAW, SimpleNamespace(offset=offset)) for offset in (8, 9)
+]
+
+
+@pytest.fixture
+def consumer(thread, monkeypatch: pytest.MonkeyPatch) -> Any:
+    async def getmany(self: Any, timeout: float) -> Any:  # noqa: ASYNC109
+        for record in BATCH:
+            yield record
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "getmany", getmany)
+    return thread.consumer
+
+
+async def test_a_batch_fetched_after_the_last_seek_is_delivered_whole(consumer):
+    assert [record async for record in consumer.getmany(1.0)] == BATCH
+
+
+async def test_records_fetched_before_a_seek_moved_their_partition_are_dropped(consumer):
+    # Delivering them would put records past the read offsets the seek set, which Faust takes for
+    # a gap and commits over; the seek already moved the position back, so they are fetched again.
+    consumer._thread.last_seek_of[RAW] = 1
+    assert [record async for record in consumer.getmany(1.0)] == [BATCH[1]]
+
+
+async def test_a_seek_that_left_a_partition_where_it_was_keeps_its_records(consumer):
+    # No committed offset yet (a new group): nothing would fetch those records again.
+    consumer._thread.seeks_to_committed = 1
+    assert [record async for record in consumer.getmany(1.0)] == BATCH
+
+
+async def test_a_seek_during_a_delivery_keeps_its_read_offsets(consumer):
+    records = consumer.getmany(1.0)
+    assert await anext(records) == BATCH[0]
+    # Recovery's seek runs while the Fetcher hands the record over, then the Fetcher marks it read.
+    consumer._thread.last_seek_of[RAW] = 1
+    consumer._read_offsets_after_seek = {RAW: 5}
+    consumer._read_offset[RAW] = 7
+    assert [record async for record in records] == [BATCH[1]]
+    assert consumer._read_offset[RAW] == 5
+
+
+async def test_a_seek_to_committed_remembers_the_read_offsets_it_set(consumer, monkeypatch):
+    async def seek_to_committed() -> dict[TP, int]:
+        return {RAW: 5}
+
+    monkeypatch.setattr(consumer._thread, "seek_to_committed", seek_to_committed)
+    await consumer.perform_seek()
+    assert consumer._read_offsets_after_seek[RAW] == 5
+
+
+async def test_input_partitions_resume_only_once_sought_to_their_committed_offsets(
+    consumer, monkeypatch
+):
+    # Recovery resumes them, then seeks them back: what they delivered in between would be
+    # processed twice.
+    resumed: list[set[TP]] = []
+    monkeypatch.setattr(
+        faust_aiokafka.Consumer, "resume_partitions", lambda self, tps: resumed.append(set(tps))
+    )
+    monkeypatch.setattr(consumer, "_is_changelog_tp", lambda tp: tp == CHANGELOG)
+    monkeypatch.setattr(consumer, "assignment", lambda: {CHANGELOG, RAW})
+
+    async def seek_to_committed() -> dict[TP, int]:
+        return {RAW: 5}
+
+    monkeypatch.setattr(consumer._thread, "seek_to_committed", seek_to_committed)
+    consumer.resume_partitions({CHANGELOG, RAW})
+    assert resumed == [{CHANGELOG}]
+    await consumer.perform_seek()
+    assert resumed == [{CHANGELOG}, {RAW}]
+
+
+def partition_of(visible: set[int]) -> Any:
+    """`last_record_in` over a partition where only the offsets in `visible` hold records."""
+    windows: list[tuple[int, int]] = []
+
+    async def last_record_in(start: int, stop: int) -> int | None:
+        windows.append((start, stop))
+        return max((offset for offset in visible if start <= offset < stop), default=None)
+
+    last_record_in.windows = windows  # type: ignore[attr-defined]
+    return last_record_in
+
+
+async def test_the_end_after_transactions_is_one_past_the_last_record_not_the_marker():
+    # Records 0..98, the commit marker at 99, end offset 100: recovery must wait for 98.
+    assert await end_of_records(partition_of(set(range(99))), 0, 100) == 99
+
+
+async def test_the_search_reaches_back_over_a_long_run_of_aborted_records():
+    # Record 10, then 2,000 offsets of aborted transactions a read_committed consumer skips.
+    read = partition_of({10})
+    assert await end_of_records(read, 0, 2_010) == 11
+    assert read.windows == [(1_946, 2_010), (922, 1_946), (0, 922)]
+
+
+async def test_a_partition_without_a_record_ends_where_it_starts():
+    # Faust then starts and ends recovery at first - 1: nothing to wait for.
+    assert await end_of_records(partition_of(set()), 40, 45) == 40
+    assert await end_of_records(partition_of(set()), 0, 0) == 0
+
+
+async def test_faust_recovery_waits_for_the_record_just_before_the_end_it_is_given():
+    # What the ends above are for: Faust's recovery subtracts one from `highwaters` and is done
+    # once it has seen the record at that offset.
+    app = faust.App("recovery-test", broker="kafka://127.0.0.1:9")
+    recovery = cast(TableManager, app.tables).recovery
+
+    class Ends:
+        async def highwaters(self, *tps: TP) -> dict[TP, int]:
+            return {CHANGELOG: 99}
+
+    await recovery._build_highwaters(
+        cast(ConsumerT, Ends()), {CHANGELOG}, recovery.active_highwaters, "active"
+    )
+    recovery.active_offsets[CHANGELOG] = 97
+    assert recovery.need_recovery()
+    recovery.active_offsets[CHANGELOG] = 98
+    assert not recovery.need_recovery()
+
+
+@pytest.fixture
+def recovery(thread) -> Any:
+    recovery = SimpleNamespace(
+        in_recovery=True,
+        active_stats=lambda: {CHANGELOG: RecoveryStats(highwater=29, offset=28, remaining=1)},
+    )
+    thread.consumer.app.tables._recovery = recovery
+    return recovery
+
+
+def test_a_recovery_that_takes_too_long_is_reported_with_partitions_and_offsets(
+    thread, recovery, caplog
+):
+    consumer = thread.consumer
+    for second in range(0, 25):
+        consumer.report_slow_recovery(1000.0 + second)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"Table recovery has waited {seconds}s, processing nothing, for changelog partitions: "
+        "app-history-changelog[0] at offset 28, waiting for offset 29"
+        for seconds in (10, 20)
+    ]
+
+
+def test_a_finished_recovery_is_not_reported_and_the_next_one_is_timed_afresh(
+    thread, recovery, caplog
+):
+    consumer = thread.consumer
+    consumer.report_slow_recovery(1000.0)
+    recovery.in_recovery = False
+    consumer.report_slow_recovery(1030.0)
+    recovery.in_recovery = True
+    consumer.report_slow_recovery(1031.0)
+    consumer.report_slow_recovery(1040.0)
+    assert not caplog.records
+    consumer.report_slow_recovery(1041.0)
+    assert "has waited 10s" in caplog.records[0].getMessage()

@@ -1,0 +1,30 @@
+"""Everything of ours that reaches into faust-streaming's internals, and nothing else does.
+
+Each module overrides or calls private parts of faust-streaming 0.15.3 (and of its aiokafka
+driver), read in that version's source: the transport's fetch and seek handling (`transport`),
+the transactions of exactly_once (`transactions`), the tables' changelog writes and recovery
+(`tables`), the leader election topic (`leader`). Another version may change any of them, so
+importing this package checks the installed version first.
+"""
+
+import faust
+
+from weather_app.errors import WeatherError
+
+WRITTEN_FOR = "0.15.3"
+
+
+class UnsupportedFaustVersion(WeatherError):
+    pass
+
+
+def check_faust_version(installed: str) -> None:
+    if installed != WRITTEN_FOR:
+        raise UnsupportedFaustVersion(
+            f"weather_app.faust_internals was written for faust-streaming {WRITTEN_FOR} but "
+            f"{installed} is installed: install faust-streaming=={WRITTEN_FOR} (setup.cfg pins "
+            "it), or check every override in weather_app/faust_internals against the new version"
+        )
+
+
+check_faust_version(faust.__version__)

@@ -1,0 +1,1 @@
+"""The speed layer's rules as pure functions: validation, enrichment, forecast, freshness, quota."""

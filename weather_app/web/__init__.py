@@ -1,0 +1,1 @@
+"""The web view: JSON about every city, the live page, Prometheus `/metrics`."""
