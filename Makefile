@@ -47,6 +47,7 @@ kafka-down:
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
 
 typecheck: venv
 	$(BIN)/mypy

@@ -146,3 +146,35 @@ async def test_a_rebalance_commits_the_acked_offsets_before_faust_forgets_them(a
     monkeypatch.setattr(consumer, "_on_partitions_revoked", faust_revocation)
     await consumer.on_partitions_revoked({RAW})
     assert commits == [{RAW: 8}, {RAW: None}]
+
+
+class AckedEvent(Event):
+    def ack(self) -> bool:
+        return True
+
+
+async def test_a_handled_batch_is_acknowledged_event_by_event():
+    acked: list[Any] = []
+
+    async def ack(event: Any) -> None:
+        acked.append(event)
+
+    events = [AckedEvent(RAW), AckedEvent(RAW)]
+    async with transactions.ack_when_handled(SimpleNamespace(ack=ack), events):  # type: ignore[arg-type]
+        assert acked == []
+    assert acked == events
+
+
+async def test_a_batch_whose_handling_failed_is_never_acknowledged():
+    acked: list[Any] = []
+
+    async def ack(event: Any) -> None:
+        acked.append(event)
+
+    events = [AckedEvent(RAW), AckedEvent(RAW)]
+    with pytest.raises(RuntimeError):
+        async with transactions.ack_when_handled(SimpleNamespace(ack=ack), events):  # type: ignore[arg-type]
+            raise RuntimeError("delivery failed")
+    assert acked == []
+    # Faust's take_events acks the batch again in a `finally`: each event's own ack is now a no-op.
+    assert [event.ack() for event in events] == [False, False]
