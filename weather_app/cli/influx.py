@@ -3,7 +3,6 @@ Telegraf, Grafana and `check` tokens that may only write or only read the bucket
 
 import json
 import os
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -15,7 +14,7 @@ from urllib.parse import urlencode, urlsplit
 
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
-from weather_app.errors import WeatherError
+from weather_app.errors import WeatherError, exit_with
 
 MEASUREMENT = "weather"
 HEARTBEAT_FIELD = "temperature"
@@ -239,14 +238,13 @@ def provision_tokens(admin: InfluxTarget, tokens: Sequence[ScopedToken]) -> list
     return done
 
 
-def main(environ: Mapping[str, str]) -> int:
+def main(environ: Mapping[str, str]) -> None:
     """`python -m weather_app.cli.influx`: provision_tokens from the environment (INFLUXDB_URL,
     INFLUXDB_ORG, INFLUXDB_BUCKET, the admin INFLUXDB_TOKEN and both token file variables)."""
     names = ("INFLUXDB_URL", "INFLUXDB_ORG", "INFLUXDB_BUCKET", "INFLUXDB_TOKEN")
     missing = [n for n in (*names, WRITE_FILE_SETTING, READ_FILE_SETTING) if not environ.get(n)]
     if missing:
-        print(f"weather_app.cli.influx: set {', '.join(missing)}", file=sys.stderr)
-        return 2
+        exit_with(f"scoped InfluxDB tokens: set {', '.join(missing)}", code=2)
     admin = InfluxTarget(*(environ[name] for name in names))
     tokens = [
         ScopedToken("write", Path(environ[WRITE_FILE_SETTING])),
@@ -256,10 +254,8 @@ def main(environ: Mapping[str, str]) -> int:
         for line in provision_tokens(admin, tokens):
             print(line)
     except (InfluxSetupError, OSError) as error:
-        print(f"weather_app.cli.influx: scoped tokens for {admin.url}: {error}", file=sys.stderr)
-        return 1
-    return 0
+        exit_with(f"scoped InfluxDB tokens for {admin.url}: {error}")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(os.environ))
+    main(os.environ)

@@ -29,14 +29,6 @@ def sample_of(reading: RawReading) -> Sample:
     return Sample(epoch, reading.temperature, reading.precipitation)
 
 
-def enrich(reading: RawReading, history: Sequence[Sample]) -> EnrichedReading:
-    """Enrich `reading` given the city's recent samples (any order; newer ones are ignored).
-
-    The source's own next-hour forecast wins; otherwise it comes from the history.
-    """
-    return enrich_sample(reading, sample_of(reading), history)
-
-
 def enrich_sample(
     reading: RawReading, current: Sample, history: Sequence[Sample]
 ) -> EnrichedReading:

@@ -55,11 +55,6 @@ class CoolDown:
     def active(self, now: datetime) -> bool:
         return self.until is not None and now < self.until
 
-    def remaining_seconds(self, now: datetime) -> float:
-        if self.until is None:
-            return 0.0
-        return max(0.0, (self.until - now).total_seconds())
-
     def trip(self, now: datetime, seconds: float, reason: str) -> bool:
         """Start a cool-down, or extend the running one; True when none was running."""
         started = not self.active(now)

@@ -1,12 +1,12 @@
 import orjson
 import pytest
 
-from models import ENRICHED_FIELDS, RawReading
+from models import ENRICHED_FIELDS, EnrichedReading, RawReading
 from models.codec import encode_record
 from weather_app.rules.enrichment import (
     STORM_MIN_PRECIPITATION_MM_H,
     STORM_MIN_WIND_KM_H,
-    enrich,
+    enrich_sample,
     is_storm,
     sample_of,
 )
@@ -27,6 +27,10 @@ def raw(**overrides) -> RawReading:
         **overrides,
     }
     return RawReading(**fields)
+
+
+def enrich(reading: RawReading, history: list[Sample]) -> EnrichedReading:
+    return enrich_sample(reading, sample_of(reading), history)
 
 
 def test_enriched_record_has_exactly_the_published_fields_and_types():

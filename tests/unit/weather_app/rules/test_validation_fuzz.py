@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from models import EnrichedReading, RawReading
 from models.codec import encode_record
-from weather_app.rules.enrichment import enrich, sample_of
+from weather_app.rules.enrichment import enrich_sample, sample_of
 from weather_app.rules.forecast import Sample
 from weather_app.rules.timestamps import parse_rfc3339
 from weather_app.rules.validation import (
@@ -280,12 +280,14 @@ def assert_sound(reading: RawReading) -> None:
     assert again == reading
     assert again.asdict() == reading.asdict()
 
-    enriched = enrich(reading, [])
+    current = sample_of(reading)
+    enriched = enrich_sample(reading, current, [])
     assert isinstance(enriched, EnrichedReading)
     assert orjson.loads(encode_record(enriched))["timestamp"] == reading.timestamp
-    earlier = sample_of(reading)._replace(epoch=observed.timestamp() - 600)
+    earlier = current._replace(epoch=observed.timestamp() - 600)
     assert isinstance(
-        enrich(reading, [earlier, Sample(earlier.epoch - 600, 0.0, 0.0)]), EnrichedReading
+        enrich_sample(reading, current, [earlier, Sample(earlier.epoch - 600, 0.0, 0.0)]),
+        EnrichedReading,
     )
 
 
