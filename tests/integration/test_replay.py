@@ -11,7 +11,8 @@ import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
 
-from tests.integration.support import AppEnv, Worker, read_topic, run_command, wait_until
+from tests.harness.kafka import read_topic
+from tests.integration.support import AppEnv, Worker, run_command, wait_until
 from weather_app.cities import DEFAULT_CITIES
 from weather_app.timeutil import format_rfc3339
 from weather_app.validation import encode_key
