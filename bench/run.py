@@ -29,20 +29,14 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.infra import (
-    REPO,
-    Broker,
-    Output,
-    Process,
-    TopicWatch,
-    create_topics,
-    free_port,
-    poll_until,
-    produce,
-    read_all,
-)
+from bench.measure import Output, TopicWatch, peak_rss_mb, read_output
 from bench.profiling import SpyProfile, profile_pure_loop, py_spy, record_worker
 from bench.workload import Enricher, readings
+from tests.harness.kafka import KafkaBroker, create_topics, produce
+from tests.harness.paths import REPO
+from tests.harness.ports import free_port
+from tests.harness.processes import Process, faust
+from tests.harness.waiting import poll_until
 
 TARGETS = {
     "faust_vs_quix": 1.0,
@@ -213,9 +207,7 @@ class Bench:
         env = self.faust_env(app_id, raw, out)
         env["WEATHER_DATADIR"] = str(self.workdir / f"{name}-data")
         env["WEATHER_WEB_PORT"] = str(free_port())
-        return self.spawn(
-            name, [sys.executable, "-m", "faust", "-A", "weather_app", "worker", "-l", "info"], env
-        )
+        return self.spawn(name, faust("worker", "-l", "info"), env)
 
     # phases ----------------------------------------------------------------------------------
     async def preload(self) -> None:
@@ -228,7 +220,7 @@ class Bench:
         await create_topics(self.broker, [self.raw_topic])
         log(f"preloading {n} readings into {self.raw_topic} (6 partitions)")
         began = time.perf_counter()
-        await produce(self.broker, self.raw_topic, records)
+        await produce(self.broker, self.raw_topic, records, acks="all", linger_ms=5)
         self.report.preload_s = time.perf_counter() - began
         self.report.preload_rate = n / self.report.preload_s
 
@@ -272,7 +264,7 @@ class Bench:
                 n, timeout, alive=lambda: all(p.alive() for p in processes)
             )
             wall = time.time() - began
-            peaks = [p.peak_rss_mb() for p in processes]
+            peaks = [peak_rss_mb(p.pid) for p in processes]
             known = [peak for peak in peaks if peak is not None]
             rss = max(known) if known else None
         note = ""
@@ -283,7 +275,7 @@ class Bench:
                 log(f"{label} log tail:\n{process.tail()}")
         for process in processes:
             process.stop()
-        output = await read_all(self.broker, out_topic)
+        output = await read_output(self.broker, out_topic)
         return self.result_of(name, label, output, wall, rss, note)
 
     def result_of(
@@ -330,7 +322,7 @@ class Bench:
             "BENCH_OUT_TOPIC": out_topic,
             "BENCH_DATADIR": str(self.workdir / "ceiling-data"),
         }
-        args = [sys.executable, "-m", "faust", "-A", "bench.faust_ceiling", "worker", "-l", "info"]
+        args = faust("worker", "-l", "info", app="bench.faust_ceiling")
         return [self.spawn("ceiling", args, env)]
 
     def start_faust(self, workers: int) -> Callable[[str], list[Process]]:
@@ -411,7 +403,7 @@ class Bench:
             result.achieved_rate = len(steady) / (time.monotonic() - began)
             await producer.flush()
             await poll_until(lambda: len(seen_at) >= len(ids) + warmup, 30)
-            result.rss_mb = worker.peak_rss_mb()
+            result.rss_mb = peak_rss_mb(worker.pid)
             first = sorted(
                 (seen_at[i] - sent_at[i]) * 1000 for i in ids[:steady_warmup] if i in seen_at
             )
@@ -514,7 +506,11 @@ def broker_for(options: Options, workdir: Path) -> Iterator[str]:
     if options.broker:
         yield options.broker
         return
-    broker = Broker(workdir / "kafka")
+    # Kafka's default rebalance delay, not the tests' 0: the 2 workers, started together, form one
+    # group generation instead of rebalancing while the first one already drains.
+    broker = KafkaBroker(
+        workdir / "kafka", extra={"KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "3000"}, quiet=True
+    )
     log(f"starting Kafka on {broker.address} (data in {workdir / 'kafka'})")
     broker.up()
     try:

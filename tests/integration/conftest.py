@@ -6,43 +6,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.support import (
-    AppEnv,
-    KafkaCluster,
-    ScriptService,
-    free_port,
-    free_port_run,
-    temporary_bucket,
-    unique_name,
-)
+from tests.harness.kafka import KafkaBroker, KafkaCluster
+from tests.harness.ports import free_port
+from tests.harness.processes import ScriptService
+from tests.integration.support import AppEnv, temporary_bucket, unique_name
 from weather_app.cli.influx import InfluxTarget
 
 INFLUX_ORG = "speed_org"
 
 
 @pytest.fixture(scope="session")
-def kafka_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScriptService]:
+def kafka_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
     """The session's broker; fault tests stop and start it (same port and data)."""
-    port, controller_port = free_port(), free_port()
-    service = ScriptService(
-        "kafka.sh",
-        {
-            **os.environ,
-            "KAFKA_PORT": str(port),
-            "KAFKA_CONTROLLER_PORT": str(controller_port),
-            "KAFKA_DATA_DIR": str(tmp_path_factory.mktemp("kafka")),
-        },
-    )
-    service.address = f"127.0.0.1:{port}"
-    service.up()
-    try:
-        yield service
-    finally:
-        service.down()
+    with KafkaBroker(tmp_path_factory.mktemp("kafka")) as broker:
+        yield broker
 
 
 @pytest.fixture(scope="session")
-def kafka_broker(kafka_service: ScriptService) -> str:
+def kafka_broker(kafka_service: KafkaBroker) -> str:
     return kafka_service.address
 
 
@@ -56,7 +37,7 @@ def influxdb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influx
     """A real InfluxDB 2 on a free loopback port with its own data, for the session."""
     port = free_port()
     token = unique_name("test-token")
-    service = ScriptService(
+    with ScriptService(
         "influxdb.sh",
         {
             **os.environ,
@@ -66,12 +47,8 @@ def influxdb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influx
             "INFLUXDB_ORG": INFLUX_ORG,
             "INFLUXDB_BUCKET": "speed_bucket",
         },
-    )
-    service.up()
-    try:
+    ):
         yield InfluxTarget(f"http://127.0.0.1:{port}", INFLUX_ORG, "speed_bucket", token)
-    finally:
-        service.down()
 
 
 @pytest.fixture
@@ -84,18 +61,5 @@ def influxdb(influxdb_server: InfluxTarget) -> Iterator[InfluxTarget]:
 @pytest.fixture(scope="module")
 def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
     """Three brokers (KAFKA_NODES=3) on six consecutive free loopback ports, for one module."""
-    first_port = free_port_run(6)
-    service = ScriptService(
-        "kafka.sh",
-        {
-            **os.environ,
-            "KAFKA_NODES": "3",
-            "KAFKA_PORT": str(first_port),
-            "KAFKA_DATA_DIR": str(tmp_path_factory.mktemp("kafka-cluster")),
-        },
-    )
-    service.up()
-    try:
-        yield KafkaCluster(service, first_port)
-    finally:
-        service.down()
+    with KafkaCluster(tmp_path_factory.mktemp("kafka-cluster")) as cluster:
+        yield cluster

@@ -1,17 +1,12 @@
-"""Helpers for tests that run real processes: a worker subprocess and a plain Kafka reader."""
+"""What the integration tests add to the harness (tests/harness): an isolated app instance on the
+test broker, its worker and commands, raw readings, InfluxDB and Telegraf helpers."""
 
-import asyncio
-import contextlib
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,34 +15,24 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from aiokafka.admin import AIOKafkaAdminClient
 from influxdb_client.client.influxdb_client import InfluxDBClient
 
+from tests.harness.kafka import publish
+from tests.harness.ports import free_port
+from tests.harness.processes import Process, faust
+from tests.harness.waiting import poll
 from weather_app.cli.influx import InfluxTarget
 from weather_app.rules.timestamps import format_rfc3339
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def wait_until(
     condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.5
 ) -> Any:
     """Poll `condition` until it returns something truthy (returned), failing after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    result = poll(condition, timeout, interval)
+    if not result:
+        pytest.fail(f"timed out after {timeout}s waiting for {what}")
+    return result
 
 
 def unique_name(prefix: str) -> str:
@@ -100,7 +85,7 @@ class AppEnv:
 
 def run_command(env: AppEnv, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "faust", "-A", "weather_app", *args],
+        faust(*args),
         env=env.variables(),
         cwd=env.workdir,
         capture_output=True,
@@ -110,30 +95,16 @@ def run_command(env: AppEnv, *args: str, timeout: float = 120) -> subprocess.Com
     )
 
 
-class Worker:
-    """`faust -A weather_app worker` in a subprocess, stopped by its PID."""
+class Worker(Process):
+    """`faust -A weather_app worker` in a subprocess, logging to `<workdir>/<name>.log`."""
 
     def __init__(self, env: AppEnv, name: str = "worker") -> None:
-        self.log_path = env.workdir / f"{name}.log"
-        self._log = self.log_path.open("w")
         variables = env.variables()
         variables["WEATHER_DATADIR"] = str(env.workdir / f"{name}-data")
         self.url = f"http://127.0.0.1:{variables['WEATHER_WEB_PORT']}"
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "faust",
-                "-A",
-                "weather_app",
-                "worker",
-                "-l",
-                os.environ.get("TEST_WORKER_LOG_LEVEL", "info"),
-            ],
-            env=variables,
-            cwd=env.workdir,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+        level = os.environ.get("TEST_WORKER_LOG_LEVEL", "info")
+        super().__init__(
+            faust("worker", "-l", level), env.workdir / f"{name}.log", variables, env.workdir
         )
 
     def get(self, path: str) -> tuple[int, Any]:
@@ -149,93 +120,6 @@ class Worker:
             return status, orjson.loads(body)
         except orjson.JSONDecodeError:
             return status, body.decode(errors="replace")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        self._log.close()
-        return self.process.returncode
-
-
-def read_topic(
-    broker: str,
-    topic: str,
-    until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
-    timeout: float,
-    isolation: str = "read_uncommitted",
-) -> list[ConsumerRecord[bytes, bytes]]:
-    """Read `topic` from the beginning until `until(records)` holds or `timeout` passes."""
-    return asyncio.run(_read_topic(broker, topic, until, time.monotonic() + timeout, isolation))
-
-
-async def _read_topic(
-    broker: str,
-    topic: str,
-    until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
-    deadline: float,
-    isolation: str,
-) -> list[ConsumerRecord[bytes, bytes]]:
-    records: list[ConsumerRecord[bytes, bytes]] = []
-    while await _partitions(broker, topic) == 0:
-        if time.monotonic() >= deadline:
-            return records
-        await asyncio.sleep(0.5)
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=broker,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        isolation_level=isolation,
-    )
-    await consumer.start()
-    try:
-        while time.monotonic() < deadline and not until(records):
-            batch = await consumer.getmany(timeout_ms=500)
-            for partition_records in batch.values():
-                records.extend(partition_records)
-    finally:
-        await consumer.stop()
-    return records
-
-
-async def _partitions(broker: str, topic: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
-    await admin.start()
-    try:
-        if topic not in await admin.list_topics():
-            return 0
-        [description] = await admin.describe_topics([topic])
-        return len(description["partitions"])
-    finally:
-        await admin.close()
-
-
-def partition_count(broker: str, topic: str) -> int:
-    return asyncio.run(_partitions(broker, topic))
-
-
-class ScriptService:
-    """A local service run by one of our scripts (`up`/`down`), stopped by the PID it recorded."""
-
-    def __init__(self, script: str, env: dict[str, str]) -> None:
-        self.script = str(REPO / "scripts" / script)
-        self.env = env
-        self.address = ""
-
-    def up(self) -> None:
-        subprocess.run([self.script, "up"], env=self.env, check=True, timeout=300)
-
-    def down(self) -> None:
-        subprocess.run([self.script, "down"], env=self.env, check=True, timeout=120)
 
 
 @contextmanager
@@ -257,37 +141,11 @@ def flux(target: InfluxTarget, query: str) -> list[dict[str, Any]]:
 
 
 def send_enriched(broker: str, topic: str, values: list[dict[str, Any]]) -> None:
-    async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=broker)
-        await producer.start()
-        try:
-            for value in values:
-                await producer.send_and_wait(
-                    topic, key=orjson.dumps(value["city"]), value=orjson.dumps(value)
-                )
-        finally:
-            await producer.stop()
-
-    asyncio.run(send())
+    publish(broker, topic, [(orjson.dumps(value["city"]), orjson.dumps(value)) for value in values])
 
 
 def telegraf_errors(log: Path) -> list[str]:
     return [line for line in log.read_text().splitlines() if " E! " in line]
-
-
-def publish(broker: str, topic: str, messages: Sequence[tuple[bytes | None, bytes]]) -> None:
-    """Send (key, value) messages to `topic`, each acknowledged before the next; up to 2 MB."""
-
-    async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=broker, max_request_size=2_000_000)
-        await producer.start()
-        try:
-            for key, value in messages:
-                await producer.send_and_wait(topic, key=key, value=value)
-        finally:
-            await producer.stop()
-
-    asyncio.run(send())
 
 
 def reading(city: str, moment: datetime, **overrides: Any) -> dict[str, Any]:
@@ -304,40 +162,3 @@ def reading(city: str, moment: datetime, **overrides: Any) -> dict[str, Any]:
         "data_origin": "simulated",
         **overrides,
     }
-
-
-def free_port_run(count: int) -> int:
-    """The first of `count` consecutive free loopback ports (for a cluster's ports)."""
-    while True:
-        first = free_port()
-        if first + count > 65536:
-            continue
-        try:
-            with contextlib.ExitStack() as probes:
-                for port in range(first, first + count):
-                    probe = probes.enter_context(socket.socket())
-                    probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return first
-
-
-@dataclass
-class KafkaCluster:
-    """Three KRaft brokers started by `scripts/kafka.sh` (KAFKA_NODES=3) from `first_port`."""
-
-    service: ScriptService
-    first_port: int
-    nodes: int = 3
-
-    @property
-    def bootstrap(self) -> str:
-        return ",".join(f"127.0.0.1:{self.port(node)}" for node in range(1, self.nodes + 1))
-
-    def port(self, node: int) -> int:
-        return self.first_port + 2 * (node - 1)
-
-    def pid(self, node: int) -> int:
-        """The PID kafka.sh recorded for the node's broker."""
-        cache = Path(os.environ.get("WSL_CACHE", Path.home() / ".cache" / "weather-speed-layer"))
-        return int((cache / "run" / f"kafka-{self.port(node)}.pid").read_text())

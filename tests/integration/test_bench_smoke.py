@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.integration.support import REPO
+from tests.harness.paths import REPO
 
 CONTENDERS = ["pure", "aiokafka", "quix", "ceiling", "faust1", "faust2"]
 

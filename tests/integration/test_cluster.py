@@ -16,7 +16,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from tests.integration.support import AppEnv, KafkaCluster, Worker, read_topic, wait_until
+from tests.harness.kafka import KafkaCluster, read_topic
+from tests.integration.support import AppEnv, Worker, wait_until
 from tests.integration.test_faults import CITIES, observed
 from tests.integration.test_operations import city_documents
 

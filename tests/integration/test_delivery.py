@@ -16,15 +16,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from tests.integration.support import (
-    AppEnv,
-    ScriptService,
-    Worker,
-    publish,
-    read_topic,
-    run_command,
-    wait_until,
-)
+from tests.harness.kafka import publish, read_topic
+from tests.harness.processes import ScriptService
+from tests.integration.support import AppEnv, Worker, run_command, wait_until
 from tests.integration.support import (
     reading as raw_reading,
 )

@@ -13,16 +13,9 @@ import orjson
 import pytest
 from aiohttp import web
 
-from tests.integration.support import (
-    AppEnv,
-    ScriptService,
-    Worker,
-    publish,
-    read_topic,
-    reading,
-    run_command,
-    wait_until,
-)
+from tests.harness.kafka import publish, read_topic
+from tests.harness.processes import ScriptService
+from tests.integration.support import AppEnv, Worker, reading, run_command, wait_until
 from weather_app.rules.timestamps import format_rfc3339
 from weather_app.sources.cities import DEFAULT_CITIES
 

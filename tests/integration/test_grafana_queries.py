@@ -19,14 +19,14 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.harness.paths import REPO
+from tests.harness.ports import free_port
+from tests.harness.processes import ScriptService
 from tests.integration.scoped_tokens import reader, scoped_token_env
 from tests.integration.support import (
-    REPO,
     AppEnv,
-    ScriptService,
     Worker,
     flux,
-    free_port,
     run_command,
     send_enriched,
     telegraf_errors,

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 
 import orjson
 
-from tests.integration.support import AppEnv, Worker, read_topic, wait_until
+from tests.harness.kafka import read_topic
+from tests.integration.support import AppEnv, Worker, wait_until
 from tests.integration.test_faults import CITIES, observed
 from weather_app.rules.timestamps import format_rfc3339
 

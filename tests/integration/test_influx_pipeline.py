@@ -9,15 +9,14 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.harness.kafka import partition_count, read_topic
+from tests.harness.ports import free_port
+from tests.harness.processes import ScriptService
 from tests.integration.scoped_tokens import scoped_token_env
 from tests.integration.support import (
     AppEnv,
-    ScriptService,
     Worker,
     flux,
-    free_port,
-    partition_count,
-    read_topic,
     run_command,
     send_enriched,
     telegraf_errors,

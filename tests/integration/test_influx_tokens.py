@@ -13,15 +13,9 @@ from urllib.parse import urlencode
 import pytest
 from influxdb_client.rest import ApiException
 
-from tests.integration.support import (
-    AppEnv,
-    ScriptService,
-    flux,
-    free_port,
-    run_command,
-    temporary_bucket,
-    unique_name,
-)
+from tests.harness.ports import free_port
+from tests.harness.processes import ScriptService
+from tests.integration.support import AppEnv, flux, run_command, temporary_bucket, unique_name
 from weather_app.cli.influx import InfluxTarget, default_token_file
 from weather_app.sources.cities import DEFAULT_CITIES
 

@@ -7,7 +7,8 @@ import orjson
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from tests.integration.support import AppEnv, Worker, read_topic, run_command, wait_until
+from tests.harness.kafka import read_topic
+from tests.integration.support import AppEnv, Worker, run_command, wait_until
 from weather_app.sources.cities import DEFAULT_CITIES
 
 CITIES = {city.name for city in DEFAULT_CITIES}

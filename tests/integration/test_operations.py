@@ -14,7 +14,9 @@ from urllib.parse import quote
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from tests.integration.support import REPO, AppEnv, Worker, read_topic, run_command, wait_until
+from tests.harness.kafka import read_topic
+from tests.harness.paths import REPO
+from tests.integration.support import AppEnv, Worker, run_command, wait_until
 from weather_app.rules.timestamps import format_rfc3339
 from weather_app.sources.cities import DEFAULT_CITIES
 

@@ -6,7 +6,8 @@ from datetime import UTC
 import orjson
 
 from models import ENRICHED_FIELDS
-from tests.integration.support import AppEnv, Worker, partition_count, read_topic, run_command
+from tests.harness.kafka import partition_count, read_topic
+from tests.integration.support import AppEnv, Worker, run_command
 from weather_app.rules.timestamps import parse_rfc3339
 from weather_app.sources.cities import DEFAULT_CITIES
 

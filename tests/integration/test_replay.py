@@ -12,7 +12,8 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
 
 from models.codec import encode_key
-from tests.integration.support import AppEnv, Worker, read_topic, run_command, wait_until
+from tests.harness.kafka import read_topic
+from tests.integration.support import AppEnv, Worker, run_command, wait_until
 from weather_app.rules.timestamps import format_rfc3339
 from weather_app.sources.cities import DEFAULT_CITIES
 

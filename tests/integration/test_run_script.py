@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.support import REPO, free_port, wait_until
+from tests.harness.paths import REPO, cache_dir
+from tests.harness.ports import free_port
+from tests.integration.support import wait_until
 
 
 def session_processes(session: int) -> list[int]:
@@ -50,7 +52,7 @@ class Run:
 
 @pytest.fixture
 def make_run(tmp_path: Path) -> Iterator[Run]:
-    real_cache = Path(os.environ.get("WSL_CACHE", Path.home() / ".cache/weather-speed-layer"))
+    real_cache = cache_dir()
     cache = tmp_path / "cache"
     cache.mkdir()
     for jars in real_cache.glob("kafka-*"):  # the broker's classpath, fetched once

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from tests.integration.support import REPO
+from tests.harness.paths import REPO
 
 
 def kafka_sh(action: str, **env: str) -> subprocess.CompletedProcess[str]:

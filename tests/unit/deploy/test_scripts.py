@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.support import REPO
+from tests.harness.paths import REPO
 
 SCRIPTS = REPO / "scripts"
 

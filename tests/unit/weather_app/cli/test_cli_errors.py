@@ -1,11 +1,12 @@
 """Misconfiguration stops the CLI with one clear line, never a traceback (no broker needed)."""
 
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
+
+from tests.harness.ports import free_port
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -17,12 +18,6 @@ def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.parametrize(
@@ -41,7 +36,7 @@ def test_bad_setting_is_one_line_naming_the_variable(name, value):
 
 @pytest.mark.parametrize("command", [["worker", "-l", "info"], ["produce", "--num", "1"]])
 def test_unreachable_broker_is_one_line_saying_what_to_do(command):
-    result = run_cli(*command, KAFKA_BROKER=f"127.0.0.1:{closed_port()}", KAFKA_CONNECT_WAIT="1")
+    result = run_cli(*command, KAFKA_BROKER=f"127.0.0.1:{free_port()}", KAFKA_CONNECT_WAIT="1")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     [line] = [line for line in result.stderr.splitlines() if "weather-speed-layer" in line]

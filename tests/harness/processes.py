@@ -1,0 +1,85 @@
+"""Child processes with their output in a log file, and our scripts' services: stopped by PID."""
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+from tests.harness.paths import REPO
+
+
+def faust(*args: str, app: str = "weather_app") -> list[str]:
+    """The command line of `faust -A app args...` with this interpreter."""
+    return [sys.executable, "-m", "faust", "-A", app, *args]
+
+
+class Process:
+    """A child process with its output (stdout and stderr) in `log_path`, stopped by its PID."""
+
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str], cwd: Path) -> None:
+        self.log_path = log_path
+        self._log: IO[bytes] = log_path.open("wb")
+        self.process = subprocess.Popen(
+            args, env=env, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        self.pid = self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30) -> int:
+        """Send `sig` (unless it has exited), SIGKILL after `timeout` s; its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self._log.close()
+        return self.process.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def tail(self, lines: int = 20) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
+
+
+class ScriptService:
+    """A local service run by one of our scripts (`up`/`down`), stopped by the PID it recorded.
+
+    `with service:` runs `up`, then `down` on the way out (not when `up` failed).
+    `quiet` sends the script's own output to /dev/null instead of this process's stdout.
+    """
+
+    def __init__(self, script: str, env: dict[str, str], quiet: bool = False) -> None:
+        self.script = str(REPO / "scripts" / script)
+        self.env = env
+        self.quiet = quiet
+
+    def _run(self, action: str, timeout: float) -> None:
+        stdout = subprocess.DEVNULL if self.quiet else None
+        subprocess.run(
+            [self.script, action], env=self.env, check=True, timeout=timeout, stdout=stdout
+        )
+
+    def up(self) -> None:
+        self._run("up", 300)
+
+    def down(self) -> None:
+        self._run("down", 120)
+
+    def __enter__(self) -> Self:
+        self.up()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.down()
