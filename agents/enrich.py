@@ -46,7 +46,7 @@ async def enrich_readings(stream: StreamT[bytes]) -> Any:
     # `ack_when_handled` acknowledges a batch's events only when `enrich_batch` returns, and keeps
     # Faust from acknowledging them when it raises (weather_app.faust_internals.transactions).
     batches = cast(Stream[bytes], stream).take_events  # StreamT does not declare take_events
-    async for events in batches(settings.batch_size, within=settings.batch_seconds):
+    async for events in batches(settings.stream.batch_size, within=settings.stream.batch_seconds):
         try:
             async with ack_when_handled(stream, events):
                 await enrich_batch(events)
@@ -58,7 +58,7 @@ async def enrich_readings(stream: StreamT[bytes]) -> Any:
 
 async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
     now = datetime.now(UTC)
-    batch = BatchProcessor(settings.history_size, history.get, last_seen.get)
+    batch = BatchProcessor(settings.stream.history_size, history.get, last_seen.get)
     # Straight to the producer (the transactional one under exactly-once), not `Topic.send`,
     # whose per-message schema, future and sensor work cost more than the enrichment itself.
     outbox = Outbox(await app.maybe_start_producer(), retry=not exactly_once)
@@ -71,7 +71,7 @@ async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
                 reading = decode_raw(event.value, now=now)
                 key = encode_key(reading.city)
                 if message.key != key or message.partition != home_partition(
-                    key, settings.partitions
+                    key, settings.stream.partitions
                 ):
                     # Enriched here, its table entries would land on a partition that does not
                     # own the city. Sent again under its city's key, it comes back on the right one.

@@ -13,13 +13,13 @@ app.add_dependency(fetcher)
 
 async def ingest_round() -> RoundResult:
     """One round: fetch, publish, and account for every delivery before the next round."""
-    deadline = time.monotonic() + settings.interval_seconds
+    deadline = time.monotonic() + settings.fetch_interval_seconds
     readings = await fetcher.fetch_all(datetime.now(UTC))
     return await publish_round(
         readings, send_raw, topic=raw_topic.get_topic_name(), deadline=deadline
     )
 
 
-@app.timer(interval=settings.interval_seconds, on_leader=True)
+@app.timer(interval=settings.fetch_interval_seconds, on_leader=True)
 async def ingest_weather() -> None:
     await ingest_round()

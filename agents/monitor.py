@@ -18,10 +18,10 @@ from weather_app.web.ownership import owned_keys
 
 logger = logging.getLogger(__name__)
 tracker = TransitionTracker()
-MAX_AGE = max_age_seconds(settings.interval_seconds)
+MAX_AGE = max_age_seconds(settings.fetch_interval_seconds)
 
 
-@app.timer(interval=max(1.0, settings.interval_seconds / 2))
+@app.timer(interval=max(1.0, settings.fetch_interval_seconds / 2))
 async def watch_freshness() -> None:
     now = datetime.now(UTC)
     # A city no longer configured is no longer watched, and its series leave /metrics.

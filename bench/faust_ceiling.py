@@ -13,9 +13,9 @@ from typing import Any, cast
 import faust
 from faust import Stream, StreamT
 
-from weather_app.settings import FAUST_STREAM_OPTIONS, Settings
+from weather_app.settings import FAUST_STREAM_OPTIONS, StreamSettings
 
-DEFAULTS = Settings()
+DEFAULTS = StreamSettings()
 
 app = faust.App(
     os.environ["BENCH_APP_ID"],

@@ -14,7 +14,7 @@ from models.codec import encode_key, encode_record
 from weather_app.rules.batch import process_reading
 from weather_app.rules.forecast import Sample
 from weather_app.rules.validation import InvalidReading, decode_raw
-from weather_app.settings import Settings
+from weather_app.settings import StreamSettings
 from weather_app.sources.cities import DEFAULT_CITIES, City
 from weather_app.sources.simulation import simulate_reading
 
@@ -55,7 +55,7 @@ class Enricher:
     """decode_raw -> process_reading -> encode_record, the agent's step with history in a dict."""
 
     def __init__(self, history_size: int | None = None) -> None:
-        self.history_size = history_size or Settings().history_size
+        self.history_size = history_size or StreamSettings().history_size
         self.history: dict[str, list[Sample]] = {}
         self.invalid = 0
 

@@ -1,5 +1,7 @@
 """The Faust app, its topics and its tables: the one place that names them."""
 
+import os
+
 import faust
 from faust.types import FutureMessage
 
@@ -10,33 +12,33 @@ from weather_app.rules.admission import CityAdmission
 from weather_app.settings import FAUST_STREAM_OPTIONS, Settings
 
 # Raises ConfigError naming the variable; `faust -A weather_app` turns it into one line.
-settings = Settings.from_env()
+settings = Settings.from_env(os.environ)
 
 app = faust.App(
-    settings.app_id,
-    broker=settings.broker_url,
+    settings.stream.app_id,
+    broker=settings.kafka.broker_url,
     store="memory://",
     autodiscover=["agents", "weather_app.cli.commands", "weather_app.web.views"],
     origin="weather_app",
-    topic_partitions=settings.partitions,
+    topic_partitions=settings.stream.partitions,
     **FAUST_STREAM_OPTIONS,
-    processing_guarantee=settings.processing_guarantee,
-    broker_session_timeout=settings.session_timeout_seconds,
-    broker_heartbeat_interval=settings.session_timeout_seconds / 10,
-    web_host=settings.web_host,
-    web_bind=settings.web_bind or settings.web_host,
+    processing_guarantee=settings.stream.processing_guarantee,
+    broker_session_timeout=settings.kafka.session_timeout_seconds,
+    broker_heartbeat_interval=settings.kafka.session_timeout_seconds / 10,
+    web_host=settings.web.host,
+    web_bind=settings.web.bind or settings.web.host,
     web_tables_enabled=True,
-    web_port=settings.web_port,
-    datadir=settings.datadir,
+    web_port=settings.web.port,
+    datadir=settings.stream.datadir,
     Worker="weather_app.worker:WeatherWorker",
-    table_standby_replicas=settings.standby_replicas,
-    producer_request_timeout=settings.producer_timeout_seconds,
+    table_standby_replicas=settings.stream.standby_replicas,
+    producer_request_timeout=settings.stream.producer_timeout_seconds,
     # Tables that ignore changelog records of a key on another partition than its own.
     Table="weather_app.faust_internals.tables:Table",
 )
 # Faust's aiokafka transport with its rebalance races fixed, and with exactly_once the fixes that
 # make Faust's transactions commit (weather_app.faust_internals).
-exactly_once = settings.processing_guarantee == "exactly_once"
+exactly_once = settings.stream.processing_guarantee == "exactly_once"
 Transport = transactions.Transport if exactly_once else transport.Transport
 app.transport = Transport(app.conf.broker_consumer, app)
 
@@ -46,27 +48,41 @@ app.transport = Transport(app.conf.broker_consumer, app)
 # same on the topic and in the table for `table_route` to find the owning worker. Taking bytes
 # also means a message with a foreign key or value cannot crash the agent while decoding.
 raw_topic = app.topic(
-    settings.raw_topic, key_type=bytes, value_type=bytes, partitions=settings.partitions
+    settings.stream.raw_topic,
+    key_type=bytes,
+    value_type=bytes,
+    partitions=settings.stream.partitions,
 )
 enriched_topic = app.topic(
-    settings.enriched_topic, key_type=bytes, value_type=bytes, partitions=settings.partitions
+    settings.stream.enriched_topic,
+    key_type=bytes,
+    value_type=bytes,
+    partitions=settings.stream.partitions,
 )
 # Raw messages that could not be enriched, with the reason and the original bytes.
 dlq_topic = app.topic(
-    settings.dlq_topic, key_type=bytes, value_type=bytes, partitions=settings.partitions
+    settings.stream.dlq_topic,
+    key_type=bytes,
+    value_type=bytes,
+    partitions=settings.stream.partitions,
 )
 alerts_topic = app.topic(
-    settings.alerts_topic, key_type=bytes, value_type=bytes, partitions=settings.partitions
+    settings.stream.alerts_topic,
+    key_type=bytes,
+    value_type=bytes,
+    partitions=settings.stream.partitions,
 )
 
 admission = CityAdmission(
-    (city.name for city in settings.cities), settings.accept_unknown_cities, settings.max_cities
+    (city.name for city in settings.stream.cities),
+    settings.stream.accept_unknown_cities,
+    settings.stream.max_cities,
 )
 
 # city -> {"timestamp", "data_origin", "count", "latest"}: each city's newest observation.
-last_seen = app.Table("last_seen", key_type=str, partitions=settings.partitions)
+last_seen = app.Table("last_seen", key_type=str, partitions=settings.stream.partitions)
 # city -> [[epoch, temperature, precipitation], ...]: the recent samples the forecast reads.
-history = app.Table("history", key_type=str, partitions=settings.partitions)
+history = app.Table("history", key_type=str, partitions=settings.stream.partitions)
 
 
 async def send_raw(reading: RawReading) -> FutureMessage:

@@ -1,14 +1,16 @@
-"""Every setting of the speed layer, read from the environment in one place.
+"""Every setting of the speed layer, declared once: its variable, parser, default and meaning.
 
-A bad value raises `ConfigError` with one line that says which variable to fix.
+`Settings.from_env(environ)` reads them from the mapping it is given (the app: os.environ); a bad
+value raises `ConfigError` with one line that says which variable to fix. The README's
+Configuration tables are printed from these declarations: `python -m weather_app.settings`.
 """
 
-import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+import inspect
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, get_type_hints
 
 from weather_app.errors import ConfigError
 from weather_app.rules.quota import effective_interval
@@ -43,257 +45,67 @@ FAUST_STREAM_OPTIONS: Mapping[str, Any] = MappingProxyType(
 )
 
 
+# --- Declarations --------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class Settings:
-    kafka_broker: str = "127.0.0.1:9092"
-    broker_wait_seconds: float = 15.0
-    # How long a silent worker keeps its partitions: after a crash the others take over then.
-    session_timeout_seconds: float = 30.0
-    # "at_least_once" (Faust's default) or "exactly_once" (Kafka transactions: no duplicate
-    # enriched records after a crash, for consumers reading with isolation read_committed).
-    processing_guarantee: str = "at_least_once"
-    app_id: str = "weather-speed-layer"
-    raw_topic: str = "weather_raw"
-    enriched_topic: str = "weather_data_v2"
-    alerts_topic: str = "weather_alerts"
-    dlq_topic: str = "weather_data_dlq"
-    partitions: int = 6
-    interval_seconds: float = 60.0
-    cities: tuple[City, ...] = DEFAULT_CITIES
-    # Fixed by default so the simulated weather continues smoothly across restarts and when the
-    # leader (which runs the timer) moves to another worker.
-    simulation_seed: int = 1
-    visual_crossing_api_key: str | None = field(default=None, repr=False)
-    visual_crossing_base_url: str = (
-        "https://weather.visualcrossing.com/VisualCrossingWebServices/rest/services/timeline"
-    )
-    api_timeout_seconds: float = 10.0
-    api_concurrency: int = 4
-    # Quota guard (weather_app.rules.quota): with the API on, `interval_seconds` is raised until
-    # cities x calls a day fit this many records; `requested_interval_seconds` is WEATHER_INTERVAL.
-    api_daily_budget: int = 1000
-    requested_interval_seconds: float | None = None
-    # No API call at all for this long after a 429 (rate limited) / a 401 (key refused).
-    api_cooldown_seconds: float = 900.0
-    api_auth_cooldown_seconds: float = 3600.0
-    # Retries of one city's query within a timer round (timeouts, connection errors, 5xx).
-    api_retries: int = 2
-    history_size: int = 12
-    # The enrich agent handles up to batch_size raw readings at a time, waiting at most
-    # batch_seconds for a batch to fill: bigger batches mean fewer table writes, longer waits
-    # add latency when readings trickle in.
-    batch_size: int = 1000
-    batch_seconds: float = 0.01
-    # Copies of the other workers' tables each worker keeps up to date (Faust's standby replicas):
-    # a takeover then needs no changelog replay, but every worker applies every other worker's
-    # table writes one record at a time, which cost 2 workers half their throughput (BENCHMARKS.md).
-    standby_replicas: int = 0
-    # Readings for cities outside `cities` are dead-lettered (unknown_city) unless accepted; then at
-    # most `max_cities` distinct cities are kept in a worker's tables (beyond: too_many_cities).
-    accept_unknown_cities: bool = False
-    max_cities: int = 1000
-    # How long the producer keeps trying to deliver a record before it reports the record failed;
-    # the enrich agent then sends the batch's undelivered records again (weather_app.broker.outbox).
-    producer_timeout_seconds: float = 1200.0
-    influxdb_url: str = "http://127.0.0.1:8086"
-    influxdb_org: str = "speed_org"
-    influxdb_bucket: str = "speed_bucket"
-    influxdb_token: str = field(default="", repr=False)
-    web_host: str = "127.0.0.1"
-    # Address the web server listens on; empty means web_host. In a container: 0.0.0.0, with
-    # web_host the name other workers reach this one by (table requests are routed there).
-    web_bind: str = ""
-    web_port: int = 6066
-    datadir: str = "{conf.name}-data"
+class Parser(Generic[T]):
+    """Turns a variable's value (stripped, never empty) into a setting: `parse` raises ValueError
+    for a value it refuses, and the error line then says `expected`."""
 
-    @property
-    def broker_url(self) -> str:
-        return self.kafka_broker if "://" in self.kafka_broker else f"kafka://{self.kafka_broker}"
-
-    @property
-    def bootstrap_servers(self) -> str:
-        """The brokers as Kafka clients take them: `host:port[,host:port]`."""
-        return ",".join(broker_addresses(self.kafka_broker))
-
-    @property
-    def uses_api(self) -> bool:
-        return bool(self.visual_crossing_api_key)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        env = os.environ if environ is None else environ
-        defaults = cls()
-
-        def read(name: str, parse: Callable[[str], T], default: T, expected: str) -> T:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                return parse(raw)
-            except ValueError:
-                raise ConfigError(f"{name}={raw!r} is invalid: expected {expected}") from None
-
-        settings = cls(
-            kafka_broker=read(
-                "KAFKA_BROKER", _broker, defaults.kafka_broker, "host:port[,host:port...]"
-            ),
-            broker_wait_seconds=read(
-                "KAFKA_CONNECT_WAIT", _positive_float, defaults.broker_wait_seconds, "seconds > 0"
-            ),
-            session_timeout_seconds=read(
-                "KAFKA_SESSION_TIMEOUT",
-                _bounded_float(6.0, 300.0),
-                defaults.session_timeout_seconds,
-                "seconds in 6..300 (the broker's allowed range)",
-            ),
-            processing_guarantee=read(
-                "WEATHER_PROCESSING_GUARANTEE",
-                _choice("at_least_once", "exactly_once"),
-                defaults.processing_guarantee,
-                "at_least_once or exactly_once",
-            ),
-            app_id=read("WEATHER_APP_ID", _name, defaults.app_id, "a non-empty name"),
-            raw_topic=read("WEATHER_RAW_TOPIC", _name, defaults.raw_topic, "a topic name"),
-            enriched_topic=read(
-                "WEATHER_ENRICHED_TOPIC", _name, defaults.enriched_topic, "a topic name"
-            ),
-            dlq_topic=read("WEATHER_DLQ_TOPIC", _name, defaults.dlq_topic, "a topic name"),
-            alerts_topic=read("WEATHER_ALERTS_TOPIC", _name, defaults.alerts_topic, "a topic name"),
-            partitions=read(
-                "WEATHER_PARTITIONS", _bounded_int(1, 1000), defaults.partitions, "1..1000"
-            ),
-            interval_seconds=read(
-                "WEATHER_INTERVAL", _positive_float, defaults.interval_seconds, "seconds > 0"
-            ),
-            cities=_cities(env),
-            simulation_seed=read("WEATHER_SEED", _int, defaults.simulation_seed, "an integer"),
-            visual_crossing_api_key=env.get("VISUAL_CROSSING_API_KEY", "").strip() or None,
-            visual_crossing_base_url=read(
-                "VISUAL_CROSSING_BASE_URL",
-                _url,
-                defaults.visual_crossing_base_url,
-                "an http(s) URL",
-            ),
-            api_timeout_seconds=read(
-                "VISUAL_CROSSING_TIMEOUT",
-                _positive_float,
-                defaults.api_timeout_seconds,
-                "seconds > 0",
-            ),
-            api_concurrency=read(
-                "VISUAL_CROSSING_CONCURRENCY",
-                _bounded_int(1, 64),
-                defaults.api_concurrency,
-                "1..64",
-            ),
-            history_size=read(
-                "WEATHER_HISTORY_SIZE", _bounded_int(2, 1000), defaults.history_size, "2..1000"
-            ),
-            batch_size=read(
-                "WEATHER_BATCH_SIZE", _bounded_int(1, 100_000), defaults.batch_size, "1..100000"
-            ),
-            batch_seconds=read(
-                "WEATHER_BATCH_SECONDS",
-                _bounded_float(0.001, 10.0),
-                defaults.batch_seconds,
-                "seconds in 0.001..10",
-            ),
-            standby_replicas=read(
-                "WEATHER_STANDBY_REPLICAS",
-                _bounded_int(0, 8),
-                defaults.standby_replicas,
-                "0..8",
-            ),
-            accept_unknown_cities=read(
-                "WEATHER_ACCEPT_UNKNOWN_CITIES",
-                _flag,
-                defaults.accept_unknown_cities,
-                "0 or 1",
-            ),
-            max_cities=read(
-                "WEATHER_MAX_CITIES",
-                _bounded_int(1, 10_000_000),
-                defaults.max_cities,
-                "1..10000000",
-            ),
-            producer_timeout_seconds=read(
-                "WEATHER_PRODUCER_TIMEOUT",
-                _bounded_float(1.0, 3600.0),
-                defaults.producer_timeout_seconds,
-                "seconds in 1..3600",
-            ),
-            influxdb_url=read("INFLUXDB_URL", _url, defaults.influxdb_url, "an http(s) URL"),
-            influxdb_org=read("INFLUXDB_ORG", _name, defaults.influxdb_org, "an organization name"),
-            influxdb_bucket=read(
-                "INFLUXDB_BUCKET", _name, defaults.influxdb_bucket, "a bucket name"
-            ),
-            influxdb_token=env.get("INFLUXDB_TOKEN", "").strip(),
-            web_host=read("WEATHER_WEB_HOST", _name, defaults.web_host, "a host name or address"),
-            web_bind=read("WEATHER_WEB_BIND", _name, defaults.web_bind, "an address"),
-            web_port=read(
-                "WEATHER_WEB_PORT", _bounded_int(1, 65535), defaults.web_port, "1..65535"
-            ),
-            datadir=read("WEATHER_DATADIR", _name, defaults.datadir, "a directory"),
-            api_daily_budget=read(
-                "VISUAL_CROSSING_DAILY_BUDGET",
-                _bounded_int(1, 1_000_000_000),
-                defaults.api_daily_budget,
-                "records a day, 1..1000000000",
-            ),
-            api_cooldown_seconds=read(
-                "VISUAL_CROSSING_COOLDOWN",
-                _positive_float,
-                defaults.api_cooldown_seconds,
-                "seconds > 0",
-            ),
-            api_auth_cooldown_seconds=read(
-                "VISUAL_CROSSING_AUTH_COOLDOWN",
-                _positive_float,
-                defaults.api_auth_cooldown_seconds,
-                "seconds > 0",
-            ),
-            api_retries=read(
-                "VISUAL_CROSSING_RETRIES", _bounded_int(0, 5), defaults.api_retries, "0..5"
-            ),
-        )
-        return replace(
-            settings,
-            requested_interval_seconds=settings.interval_seconds,
-            interval_seconds=effective_interval(
-                settings.interval_seconds,
-                len(settings.cities),
-                settings.api_daily_budget,
-                settings.uses_api,
-            ),
-        )
+    parse: Callable[[str], T]
+    expected: str
 
 
-def _cities(env: Mapping[str, str]) -> tuple[City, ...]:
-    if path := env.get("WEATHER_CITIES_FILE", "").strip():
-        return load_cities_file(Path(path))
-    if names := env.get("WEATHER_CITIES", "").strip():
-        return select_cities(names)
-    return DEFAULT_CITIES
+@dataclass(frozen=True)
+class Variable(Generic[T]):
+    """An environment variable as the README documents it. `shown_default` is the README's text
+    for a default that is not a plain value (e.g. "unset"); a secret's value is never shown."""
+
+    name: str
+    parser: Parser[T]
+    meaning: str
+    shown_default: str | None = None
+    secret: bool = False
+
+    def read(self, raw: str) -> T:
+        try:
+            return self.parser.parse(raw)
+        except ValueError:
+            value = "" if self.secret else f"={raw!r}"
+            raise ConfigError(
+                f"{self.name}{value} is invalid: expected {self.parser.expected}"
+            ) from None
+
+
+_VARIABLES = "variables"
+
+
+def setting(*variables: Variable[T], default: T) -> T:
+    """A field of a settings group, read from the first of `variables` that is set (not empty)."""
+    secret = any(variable.secret for variable in variables)
+    return field(default=default, repr=not secret, metadata={_VARIABLES: variables})
 
 
 def _has_space(text: str) -> bool:
     return any(character.isspace() for character in text)
 
 
-def _name(raw: str) -> str:
+def _word(raw: str) -> str:
     if _has_space(raw):
         raise ValueError(raw)
     return raw
+
+
+def word(expected: str) -> Parser[str]:
+    """A name, address or path without spaces."""
+    return Parser(_word, expected)
 
 
 def _flag(raw: str) -> bool:
     if raw not in ("0", "1"):
         raise ValueError(raw)
     return raw == "1"
-
-
-def _int(raw: str) -> int:
-    return int(raw)
 
 
 def _positive_float(raw: str) -> float:
@@ -303,13 +115,13 @@ def _positive_float(raw: str) -> float:
     return value
 
 
-def _choice(*allowed: str) -> Callable[[str], str]:
+def one_of(*allowed: str) -> Parser[str]:
     def parse(raw: str) -> str:
         if raw not in allowed:
             raise ValueError(raw)
         return raw
 
-    return parse
+    return Parser(parse, " or ".join(allowed))
 
 
 def _bounded(
@@ -324,12 +136,19 @@ def _bounded(
     return parse
 
 
-def _bounded_float(low: float, high: float) -> Callable[[str], float]:
-    return _bounded(float, low, high)
+def number_text(value: float) -> str:
+    """`10` for 10.0, `0.01` for 0.01: a number as the README and .env.example write it."""
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _bounded_int(low: int, high: int) -> Callable[[str], int]:
-    return _bounded(int, low, high)
+def integer_in(low: int, high: int, unit: str = "") -> Parser[int]:
+    limits = f"{low}..{high}"
+    return Parser(_bounded(int, low, high), f"{unit}, {limits}" if unit else limits)
+
+
+def seconds_in(low: float, high: float, why: str = "") -> Parser[float]:
+    expected = f"seconds in {number_text(low)}..{number_text(high)}"
+    return Parser(_bounded(float, low, high), f"{expected} ({why})" if why else expected)
 
 
 def broker_addresses(brokers: str) -> list[str]:
@@ -337,7 +156,7 @@ def broker_addresses(brokers: str) -> list[str]:
     return [address.removeprefix("kafka://") for address in brokers.replace(";", ",").split(",")]
 
 
-def _broker(raw: str) -> str:
+def _brokers(raw: str) -> str:
     for address in broker_addresses(raw):
         host, _, port = address.rpartition(":")
         if not host or _has_space(address) or not port.isdigit() or not 0 < int(port) < 65536:
@@ -349,3 +168,442 @@ def _url(raw: str) -> str:
     if not raw.startswith(("http://", "https://")):
         raise ValueError(raw)
     return raw.rstrip("/")
+
+
+def _cities_file(raw: str) -> tuple[City, ...]:
+    return load_cities_file(Path(raw))
+
+
+SECONDS = Parser(_positive_float, "seconds > 0")
+INTEGER = Parser(int, "an integer")
+FLAG = Parser(_flag, "0 or 1")
+URL = Parser(_url, "an http(s) URL")
+BROKERS = Parser(_brokers, "host:port[,host:port...]")
+TOPIC = word("a topic name")
+TEXT = Parser(str, "any text")
+OPTIONAL_TEXT: Parser[str | None] = Parser(str, "any text")
+# Both raise ConfigError themselves, naming the variable and what is wrong in the city list.
+CITY_NAMES = Parser(select_cities, "names of built-in cities")
+CITIES_FILE = Parser(_cities_file, "a JSON file of cities")
+
+
+# --- The settings --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """Kafka (`settings.kafka`): the brokers and how long to wait for them."""
+
+    broker: str = setting(
+        Variable(
+            "KAFKA_BROKER",
+            BROKERS,
+            "bootstrap server(s), `host:port[,host:port...]` (`,` or `;`)",
+        ),
+        default="127.0.0.1:9092",
+    )
+    connect_wait_seconds: float = setting(
+        Variable(
+            "KAFKA_CONNECT_WAIT",
+            SECONDS,
+            "seconds the worker waits for the broker at start before giving up",
+        ),
+        default=15.0,
+    )
+    # How long a silent worker keeps its partitions: after a crash the others take over then.
+    session_timeout_seconds: float = setting(
+        Variable(
+            "KAFKA_SESSION_TIMEOUT",
+            seconds_in(6.0, 300.0, "the broker's allowed range"),
+            "seconds (6..300) before a silent worker's partitions go to the others",
+        ),
+        default=30.0,
+    )
+
+    @property
+    def broker_url(self) -> str:
+        return self.broker if "://" in self.broker else f"kafka://{self.broker}"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The brokers as Kafka clients take them: `host:port[,host:port]`."""
+        return ",".join(broker_addresses(self.broker))
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """The stream (`settings.stream`): the app, its topics, cities, batches and guarantees."""
+
+    app_id: str = setting(
+        Variable(
+            "WEATHER_APP_ID",
+            word("a non-empty name"),
+            "Faust app id: consumer group and changelog topic prefix",
+        ),
+        default="weather-speed-layer",
+    )
+    raw_topic: str = setting(
+        Variable("WEATHER_RAW_TOPIC", TOPIC, "topic of raw readings"), default="weather_raw"
+    )
+    enriched_topic: str = setting(
+        Variable("WEATHER_ENRICHED_TOPIC", TOPIC, "topic of enriched records"),
+        default="weather_data_v2",
+    )
+    alerts_topic: str = setting(
+        Variable("WEATHER_ALERTS_TOPIC", TOPIC, "topic of fresh/stale events"),
+        default="weather_alerts",
+    )
+    dlq_topic: str = setting(
+        Variable(
+            "WEATHER_DLQ_TOPIC", TOPIC, "dead letters: refused raw messages with their reason"
+        ),
+        default="weather_data_dlq",
+    )
+    partitions: int = setting(
+        Variable(
+            "WEATHER_PARTITIONS", integer_in(1, 1000), "partitions of both topics and the tables"
+        ),
+        default=6,
+    )
+    # As set; the timer uses `Settings.fetch_interval_seconds`, raised to fit the API's budget.
+    interval_seconds: float = setting(
+        Variable(
+            "WEATHER_INTERVAL",
+            SECONDS,
+            "seconds between fetches (`make run`: 10); with the API raised to fit "
+            "`VISUAL_CROSSING_DAILY_BUDGET`",
+        ),
+        default=60.0,
+    )
+    cities: tuple[City, ...] = setting(
+        Variable(
+            "WEATHER_CITIES_FILE",
+            CITIES_FILE,
+            'JSON file `[{"name", "country", "latitude", "longitude", "code"?}]`; '
+            "wins over `WEATHER_CITIES`",
+            shown_default="unset",
+        ),
+        Variable(
+            "WEATHER_CITIES",
+            CITY_NAMES,
+            "comma-separated names from the built-in list "
+            f"({', '.join(city.name for city in DEFAULT_CITIES)})",
+            shown_default="all built-in",
+        ),
+        default=DEFAULT_CITIES,
+    )
+    # Fixed by default so the simulated weather continues smoothly across restarts and when the
+    # leader (which runs the timer) moves to another worker.
+    simulation_seed: int = setting(
+        Variable(
+            "WEATHER_SEED",
+            INTEGER,
+            "seed of the simulation: same seed, same weather, so it continues across restarts "
+            "and workers",
+        ),
+        default=1,
+    )
+    history_size: int = setting(
+        Variable(
+            "WEATHER_HISTORY_SIZE", integer_in(2, 1000), "readings per city kept for the forecast"
+        ),
+        default=12,
+    )
+    # Bigger batches mean fewer table writes, longer waits add latency when readings trickle in.
+    batch_size: int = setting(
+        Variable(
+            "WEATHER_BATCH_SIZE",
+            integer_in(1, 100_000),
+            "raw readings the enrich agent takes at a time (tables written once per city per "
+            "batch)",
+        ),
+        default=1000,
+    )
+    batch_seconds: float = setting(
+        Variable(
+            "WEATHER_BATCH_SECONDS",
+            seconds_in(0.001, 10.0),
+            "longest wait for a batch to fill (adds at most this much latency)",
+        ),
+        default=0.01,
+    )
+    accept_unknown_cities: bool = setting(
+        Variable(
+            "WEATHER_ACCEPT_UNKNOWN_CITIES",
+            FLAG,
+            "`1` enriches readings of cities outside the configuration too (else dead-lettered "
+            "as `unknown_city`)",
+        ),
+        default=False,
+    )
+    max_cities: int = setting(
+        Variable(
+            "WEATHER_MAX_CITIES",
+            integer_in(1, 10_000_000),
+            "with unknown cities accepted, the most distinct cities a worker's tables hold; "
+            "readings of more are dead-lettered as `too_many_cities`",
+        ),
+        default=1000,
+    )
+    # The enrich agent sends a batch's undelivered records again (weather_app.broker.outbox).
+    producer_timeout_seconds: float = setting(
+        Variable(
+            "WEATHER_PRODUCER_TIMEOUT",
+            seconds_in(1.0, 3600.0),
+            "seconds (1..3600) the producer tries to deliver a record before it reports it "
+            "failed; the agent then sends it again (see Reliability)",
+        ),
+        default=1200.0,
+    )
+    standby_replicas: int = setting(
+        Variable(
+            "WEATHER_STANDBY_REPLICAS",
+            integer_in(0, 8),
+            "copies of other workers' tables each worker keeps current (Faust's standby "
+            "replicas): `1` makes a takeover skip the changelog replay, at the cost of each "
+            "worker applying every other worker's table writes (2 workers: 1.2x one worker "
+            "instead of 2.1x, BENCHMARKS.md)",
+        ),
+        default=0,
+    )
+    processing_guarantee: str = setting(
+        Variable(
+            "WEATHER_PROCESSING_GUARANTEE",
+            one_of("at_least_once", "exactly_once"),
+            "or `exactly_once` (Kafka transactions; see Reliability)",
+        ),
+        default="at_least_once",
+    )
+    datadir: str = setting(
+        Variable(
+            "WEATHER_DATADIR",
+            word("a directory"),
+            "Faust data directory (`--datadir` also works)",
+        ),
+        default="{conf.name}-data",
+    )
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Visual Crossing's Timeline API (`settings.api`); without a key the weather is simulated."""
+
+    key: str | None = setting(
+        Variable(
+            "VISUAL_CROSSING_API_KEY",
+            OPTIONAL_TEXT,
+            "use the Visual Crossing Timeline API; unset means simulation",
+            shown_default="unset",
+            secret=True,
+        ),
+        default=None,
+    )
+    base_url: str = setting(
+        Variable(
+            "VISUAL_CROSSING_BASE_URL",
+            URL,
+            "for tests against a fake server",
+            shown_default="the public Timeline endpoint",
+        ),
+        default=(
+            "https://weather.visualcrossing.com/VisualCrossingWebServices/rest/services/timeline"
+        ),
+    )
+    timeout_seconds: float = setting(
+        Variable("VISUAL_CROSSING_TIMEOUT", SECONDS, "seconds per API request"), default=10.0
+    )
+    concurrency: int = setting(
+        Variable(
+            "VISUAL_CROSSING_CONCURRENCY", integer_in(1, 64), "API requests in flight at once"
+        ),
+        default=4,
+    )
+    # Quota guard (weather_app.rules.quota): see `Settings.fetch_interval_seconds`.
+    daily_budget: int = setting(
+        Variable(
+            "VISUAL_CROSSING_DAILY_BUDGET",
+            integer_in(1, 1_000_000_000, "records a day"),
+            "records a day the API may use; `WEATHER_INTERVAL` is raised to fit",
+        ),
+        default=1000,
+    )
+    # Retries of one city's query within a timer round.
+    retries: int = setting(
+        Variable(
+            "VISUAL_CROSSING_RETRIES",
+            integer_in(0, 5),
+            "extra tries (0..5) after a timeout, connection error, 5xx or unreadable body",
+        ),
+        default=2,
+    )
+    cooldown_seconds: float = setting(
+        Variable(
+            "VISUAL_CROSSING_COOLDOWN", SECONDS, "seconds without any API call after an HTTP 429"
+        ),
+        default=900.0,
+    )
+    auth_cooldown_seconds: float = setting(
+        Variable(
+            "VISUAL_CROSSING_AUTH_COOLDOWN",
+            SECONDS,
+            "seconds without any API call after an HTTP 401",
+        ),
+        default=3600.0,
+    )
+
+
+@dataclass(frozen=True)
+class InfluxDBSettings:
+    """InfluxDB (`settings.influxdb`), where Telegraf writes and `check` reads."""
+
+    url: str = setting(
+        Variable("INFLUXDB_URL", URL, "InfluxDB for `check` and Telegraf"),
+        default="http://127.0.0.1:8086",
+    )
+    org: str = setting(
+        Variable("INFLUXDB_ORG", word("an organization name"), "its organization"),
+        default="speed_org",
+    )
+    bucket: str = setting(
+        Variable("INFLUXDB_BUCKET", word("a bucket name"), "its bucket"), default="speed_bucket"
+    )
+    token: str = setting(
+        Variable(
+            "INFLUXDB_TOKEN",
+            TEXT,
+            "the admin token for `scripts/influxdb.sh`; `check` uses it only if set; never logged",
+            shown_default="unset (scripts: `speed-layer-dev-token`)",
+            secret=True,
+        ),
+        default="",
+    )
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The worker's web server (`settings.web`)."""
+
+    host: str = setting(
+        Variable(
+            "WEATHER_WEB_HOST",
+            word("a host name or address"),
+            "host name of this worker's web server, as other workers reach it",
+        ),
+        default="127.0.0.1",
+    )
+    # Empty: listen on `host`. In a container 0.0.0.0, with `host` the name other workers reach
+    # this one by (table requests are routed there).
+    bind: str = setting(
+        Variable(
+            "WEATHER_WEB_BIND",
+            word("an address"),
+            "address it listens on (`0.0.0.0` in a container)",
+            shown_default="`WEATHER_WEB_HOST`",
+        ),
+        default="",
+    )
+    port: int = setting(
+        Variable("WEATHER_WEB_PORT", integer_in(1, 65535), "its port (`--web-port` also works)"),
+        default=6066,
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, in groups; `Settings()` holds the defaults."""
+
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    stream: StreamSettings = field(default_factory=StreamSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    influxdb: InfluxDBSettings = field(default_factory=InfluxDBSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+
+    @property
+    def uses_api(self) -> bool:
+        return bool(self.api.key)
+
+    @property
+    def fetch_interval_seconds(self) -> float:
+        """The timer's interval: WEATHER_INTERVAL, with the API raised until a day's queries of
+        every city fit VISUAL_CROSSING_DAILY_BUDGET (weather_app.rules.quota)."""
+        return effective_interval(
+            self.stream.interval_seconds,
+            len(self.stream.cities),
+            self.api.daily_budget,
+            self.uses_api,
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "Settings":
+        """Every setting from `environ` alone; an unset or empty variable means its default."""
+        return cls(**{name: _read_group(kind, environ) for name, kind in _groups()})
+
+
+def _groups() -> Iterator[tuple[str, type[Any]]]:
+    """(attribute, class) of each group of `Settings`."""
+    yield from get_type_hints(Settings).items()
+
+
+def _read_group(kind: type[Any], environ: Mapping[str, str]) -> Any:
+    values = {}
+    for member in fields(kind):
+        for variable in member.metadata[_VARIABLES]:
+            if raw := environ.get(variable.name, "").strip():
+                values[member.name] = variable.read(raw)
+                break
+    return kind(**values)
+
+
+# --- Documentation -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One variable with where it goes: `settings.<group>.<field>`, and the field's default."""
+
+    group_name: str
+    field_name: str
+    variable: Variable[Any]
+    default: Any
+
+    @property
+    def default_text(self) -> str:
+        """The default as .env.example writes it: empty for none or for the built-in cities."""
+        if self.default is None or isinstance(self.default, tuple):
+            return ""
+        if isinstance(self.default, bool):
+            return "1" if self.default else "0"
+        if isinstance(self.default, float):
+            return number_text(self.default)
+        return str(self.default)
+
+    @property
+    def readme_default(self) -> str:
+        return self.variable.shown_default or f"`{self.default_text}`"
+
+
+def declarations() -> Iterator[Declared]:
+    """Every variable, in the order of the groups and their fields."""
+    for group_name, kind in _groups():
+        for member in fields(kind):
+            for variable in member.metadata[_VARIABLES]:
+                yield Declared(group_name, member.name, variable, member.default)
+
+
+def configuration_tables() -> str:
+    """The README's Configuration tables, one per group, in markdown."""
+    blocks = []
+    for group_name, kind in _groups():
+        rows = [
+            f"| `{declared.variable.name}` | {declared.readme_default} | "
+            f"{declared.variable.meaning} |"
+            for declared in declarations()
+            if declared.group_name == group_name
+        ]
+        header = [inspect.getdoc(kind) or group_name, "", "| variable | default | meaning |"]
+        blocks.append("\n".join([*header, "| --- | --- | --- |", *rows]))
+    return "\n\n".join(blocks) + "\n"
+
+
+if __name__ == "__main__":
+    print(configuration_tables(), end="")

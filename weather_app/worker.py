@@ -24,18 +24,18 @@ async def prepare_broker() -> list[str]:
 
     Returns the names of the topics created.
     """
-    wait_for_broker(settings.kafka_broker, settings.broker_wait_seconds)
+    wait_for_broker(settings.kafka.broker, settings.kafka.connect_wait_seconds)
     changelogs = changelog_topics()
     try:
         created = await declare_topics(settings, changelogs, leader_topic_name(app))
         await check_partitions(settings)
         removed = await remove_stray_entries(
-            settings.bootstrap_servers, changelogs, settings.partitions
+            settings.kafka.bootstrap_servers, changelogs, settings.stream.partitions
         )
     except TimeoutError as error:
-        raise BrokerUnavailable(f"Kafka at {settings.kafka_broker} is too slow: {error}") from None
+        raise BrokerUnavailable(f"Kafka at {settings.kafka.broker} is too slow: {error}") from None
     except KafkaError as error:
-        raise BrokerUnavailable(f"Kafka at {settings.kafka_broker} refused: {error}") from None
+        raise BrokerUnavailable(f"Kafka at {settings.kafka.broker} refused: {error}") from None
     if removed:  # before Faust sets up logging: a line of our own
         print(
             f"weather-speed-layer: removed {removed} stray table entries "

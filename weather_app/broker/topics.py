@@ -65,19 +65,19 @@ def app_topics(
     replication, min_insync_replicas = replication_for(brokers)
     replicated = {"min.insync.replicas": str(min_insync_replicas)}
     topics = [
-        NewTopic(name, settings.partitions, replication, topic_configs=replicated)
+        NewTopic(name, settings.stream.partitions, replication, topic_configs=replicated)
         for name in (
-            settings.raw_topic,
-            settings.enriched_topic,
-            settings.dlq_topic,
-            settings.alerts_topic,
+            settings.stream.raw_topic,
+            settings.stream.enriched_topic,
+            settings.stream.dlq_topic,
+            settings.stream.alerts_topic,
         )
     ]
     for changelog in changelogs:
         topics.append(
             NewTopic(
                 changelog,
-                settings.partitions,
+                settings.stream.partitions,
                 replication,
                 # A worker restarting or taking over a partition replays its changelog: hourly
                 # segments let the broker compact it down to ~one record per city within the
@@ -108,7 +108,7 @@ async def declare_topics(
     topic there, never creates one with its own `topic_replication_factor`. Returns the names of
     the topics it created.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
     await admin.start()
     try:
         brokers = len((await admin.describe_cluster())["brokers"])
@@ -133,19 +133,19 @@ async def check_partitions(settings: Settings, wait_seconds: float = 10.0) -> No
     A topic created a moment ago can still show no partitions while its metadata spreads.
     """
     deadline = time.monotonic() + wait_seconds
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
     await admin.start()
     try:
         while True:
-            [description] = await admin.describe_topics([settings.raw_topic])
+            [description] = await admin.describe_topics([settings.stream.raw_topic])
             found = len(description["partitions"])
             if found or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(0.2)
     finally:
         await admin.close()
-    if found != settings.partitions:
+    if found != settings.stream.partitions:
         raise BrokerUnavailable(
-            f"topic {settings.raw_topic} has {found} partitions but WEATHER_PARTITIONS is "
-            f"{settings.partitions}: set WEATHER_PARTITIONS={found}"
+            f"topic {settings.stream.raw_topic} has {found} partitions but WEATHER_PARTITIONS is "
+            f"{settings.stream.partitions}: set WEATHER_PARTITIONS={found}"
         )

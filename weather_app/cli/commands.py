@@ -69,17 +69,18 @@ async def produce(self: AppCommand, num: int, interval: float) -> None:
             result = await publish_round(
                 readings,
                 send_raw,
-                topic=settings.raw_topic,
+                topic=settings.stream.raw_topic,
                 deadline=time.monotonic() + PRODUCE_DELIVERY_SECONDS,
             )
             self.say(
                 f"round {round_number}/{num}: {len(result.delivered)} of {len(readings)} "
-                f"readings delivered -> {settings.raw_topic}"
+                f"readings delivered -> {settings.stream.raw_topic}"
             )
             if undelivered := len(readings) - len(result.delivered):
                 exit_with(
                     f"produce: {undelivered} of {len(readings)} readings of round {round_number} "
-                    f"were not delivered to {settings.raw_topic} (the warning above says why)"
+                    f"were not delivered to {settings.stream.raw_topic} "
+                    "(the warning above says why)"
                 )
             if round_number < num and interval:
                 await asyncio.sleep(interval)
@@ -93,8 +94,8 @@ async def watch(self: AppCommand, from_beginning: bool, limit: int | None) -> No
     """Print enriched records from the enriched topic as they arrive (Ctrl-C stops)."""
     await prepare_or_exit()
     consumer = AIOKafkaConsumer(
-        settings.enriched_topic,
-        bootstrap_servers=settings.bootstrap_servers,
+        settings.stream.enriched_topic,
+        bootstrap_servers=settings.kafka.bootstrap_servers,
         group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
@@ -134,16 +135,16 @@ def describe_enriched(record: dict[str, Any]) -> str:
 async def check(self: AppCommand, window: int) -> None:
     """Verify InfluxDB has recent points for every city; exit 1 if one is stale or missing."""
     try:
-        token = read_token(settings.influxdb_url, settings.influxdb_token, os.environ)
+        token = read_token(settings.influxdb.url, settings.influxdb.token, os.environ)
     except InfluxSetupError as error:
         exit_with(str(error), code=2)
     target = InfluxTarget(
-        url=settings.influxdb_url,
-        org=settings.influxdb_org,
-        bucket=settings.influxdb_bucket,
+        url=settings.influxdb.url,
+        org=settings.influxdb.org,
+        bucket=settings.influxdb.bucket,
         token=token,
     )
-    max_age = max_age_seconds(settings.interval_seconds)
+    max_age = max_age_seconds(settings.fetch_interval_seconds)
     try:
         last_seen, counts = await city_activity(
             target, lookback_seconds=max(3600, int(10 * max_age)), window_seconds=window
@@ -158,7 +159,11 @@ async def check(self: AppCommand, window: int) -> None:
             code=2,
         )
     verdicts = assess(
-        [city.name for city in settings.cities], last_seen, counts, datetime.now(UTC), max_age
+        [city.name for city in settings.stream.cities],
+        last_seen,
+        counts,
+        datetime.now(UTC),
+        max_age,
     )
     self.say(f"{'city':<14}{'last point':<22}{'age':>9}{f'points/{window}s':>14}  status")
     for verdict in verdicts:
@@ -186,7 +191,7 @@ async def replay(self: AppCommand, start: str, end: str | None, cities: tuple[st
         exit_with(f"--from/--to: {error}", code=2)
     await prepare_or_exit()
     self.say(
-        f"replaying {settings.raw_topic} -> {settings.enriched_topic} from {start}"
+        f"replaying {settings.stream.raw_topic} -> {settings.stream.enriched_topic} from {start}"
         + (f" to {end}" if end else " to its current end")
         + (f" for {', '.join(cities)}" if cities else "")
     )

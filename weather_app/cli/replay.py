@@ -146,10 +146,10 @@ async def replay(
     settings: Settings, window: Window, progress: Callable[[ReplayReport], None]
 ) -> ReplayReport:
     """Re-publish the raw readings in `window`."""
-    brokers = settings.bootstrap_servers
+    brokers = settings.kafka.bootstrap_servers
     partitions = [
-        TopicPartition(settings.raw_topic, partition)
-        for partition in range(await topic_partitions(brokers, settings.raw_topic))
+        TopicPartition(settings.stream.raw_topic, partition)
+        for partition in range(await topic_partitions(brokers, settings.stream.raw_topic))
     ]
     consumer = AIOKafkaConsumer(
         bootstrap_servers=brokers,
@@ -157,7 +157,7 @@ async def replay(
         enable_auto_commit=False,
         # What the live agent reads; a position retention deleted goes on at the new log start.
         isolation_level="read_committed"
-        if settings.processing_guarantee == "exactly_once"
+        if settings.stream.processing_guarantee == "exactly_once"
         else "read_uncommitted",
         auto_offset_reset="earliest",
     )
@@ -183,7 +183,7 @@ async def replay_partitions(
 ) -> ReplayReport:
     """`replay` with its consumer and producer started."""
     report = ReplayReport()
-    deliveries = Deliveries(producer, settings.enriched_topic, report)
+    deliveries = Deliveries(producer, settings.stream.enriched_topic, report)
     consumer.assign(partitions)
     beginnings = await consumer.beginning_offsets(partitions)
     # Taken once: records published while the replay runs are not part of it.
@@ -193,7 +193,7 @@ async def replay_partitions(
     if window.end is not None:
         stops = await _offsets_at(consumer, partitions, window.end, beginnings, ends, after=True)
     # Enough earlier readings to refill every city's history on this partition.
-    warmup = settings.history_size * len(settings.cities)
+    warmup = settings.stream.history_size * len(settings.stream.cities)
     pending = set()
     for partition in partitions:
         first = max(beginnings[partition], starts[partition] - warmup)
@@ -202,9 +202,9 @@ async def replay_partitions(
             pending.add(partition)
     samples: dict[str, list[Sample]] = {}
     admission = CityAdmission(
-        (city.name for city in settings.cities),
-        settings.accept_unknown_cities,
-        settings.max_cities,
+        (city.name for city in settings.stream.cities),
+        settings.stream.accept_unknown_cities,
+        settings.stream.max_cities,
     )
     while pending:
         batches = await consumer.getmany(*pending, timeout_ms=1000)
@@ -226,7 +226,7 @@ async def replay_partitions(
                     report.invalid += in_window  # live: dead-lettered as unknown_city
                     continue
                 enriched, samples[city] = process_reading(
-                    reading, samples.get(city, []), settings.history_size
+                    reading, samples.get(city, []), settings.stream.history_size
                 )
                 if in_window and (not window.cities or city in window.cities):
                     await deliveries.send(encode_key(city), encode_record(enriched))

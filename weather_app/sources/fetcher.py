@@ -68,8 +68,8 @@ class WeatherFetcher(mode.Service):
     ) -> None:
         self.settings = settings
         self._session: aiohttp.ClientSession | None = None
-        self._limit = asyncio.Semaphore(settings.api_concurrency)
-        self._policy = RetryPolicy(attempts=settings.api_retries + 1)
+        self._limit = asyncio.Semaphore(settings.api.concurrency)
+        self._policy = RetryPolicy(attempts=settings.api.retries + 1)
         self._cooldown = CoolDown()
         self._failing: set[str] = set()  # cities whose last API attempt failed
         self._clock = clock
@@ -80,27 +80,27 @@ class WeatherFetcher(mode.Service):
     async def on_start(self) -> None:
         if self.settings.uses_api:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.settings.api_timeout_seconds),
+                timeout=aiohttp.ClientTimeout(total=self.settings.api.timeout_seconds),
                 raise_for_status=False,
             )
             self.log.info(
                 "Fetching current weather from Visual Crossing for %d cities every %gs",
-                len(self.settings.cities),
-                self.settings.interval_seconds,
+                len(self.settings.stream.cities),
+                self.settings.fetch_interval_seconds,
             )
             warning = interval_warning(
-                self.settings.requested_interval_seconds or self.settings.interval_seconds,
-                self.settings.interval_seconds,
-                len(self.settings.cities),
-                self.settings.api_daily_budget,
+                self.settings.stream.interval_seconds,
+                self.settings.fetch_interval_seconds,
+                len(self.settings.stream.cities),
+                self.settings.api.daily_budget,
             )
             if warning:
                 self.log.warning("%s", warning)
         else:
             self.log.info(
                 "No VISUAL_CROSSING_API_KEY: simulating weather for %d cities (seed %d)",
-                len(self.settings.cities),
-                self.settings.simulation_seed,
+                len(self.settings.stream.cities),
+                self.settings.stream.simulation_seed,
             )
 
     async def on_stop(self) -> None:
@@ -110,7 +110,9 @@ class WeatherFetcher(mode.Service):
 
     async def fetch_all(self, now: datetime) -> list[RawReading]:
         """One reading per configured city, in the configured order."""
-        return list(await asyncio.gather(*(self.fetch(city, now) for city in self.settings.cities)))
+        return list(
+            await asyncio.gather(*(self.fetch(city, now) for city in self.settings.stream.cities))
+        )
 
     async def fetch(self, city: City, now: datetime) -> RawReading:
         """The city's reading from the API, or simulated when the API is off or failed.
@@ -126,7 +128,7 @@ class WeatherFetcher(mode.Service):
                     logger.info("Visual Crossing is answering again for %s", city.name)
                 return reading
             self._failing.add(city.name)
-        return simulate_reading(city, now, self.settings.simulation_seed)
+        return simulate_reading(city, now, self.settings.stream.simulation_seed)
 
     async def _fetch_with_retries(
         self, session: aiohttp.ClientSession, city: City, now: datetime
@@ -145,7 +147,7 @@ class WeatherFetcher(mode.Service):
             except Exception as error:  # any fault falls back to the simulation, never up
                 failure = error
             fault = classify(failure)
-            description = describe(failure, self.settings.visual_crossing_api_key)
+            description = describe(failure, self.settings.api.key)
             if fault in COOLS_DOWN:
                 self._start_cooldown(city, fault, description, now)
                 return None
@@ -156,8 +158,8 @@ class WeatherFetcher(mode.Service):
                 or not retry_fits(
                     self._clock() - started,
                     delay,
-                    self.settings.api_timeout_seconds,
-                    self.settings.interval_seconds,
+                    self.settings.api.timeout_seconds,
+                    self.settings.fetch_interval_seconds,
                 )
             ):
                 logger.warning(
@@ -179,9 +181,9 @@ class WeatherFetcher(mode.Service):
 
     def _start_cooldown(self, city: City, fault: Fault, description: str, now: datetime) -> None:
         seconds = (
-            self.settings.api_auth_cooldown_seconds
+            self.settings.api.auth_cooldown_seconds
             if fault is Fault.UNAUTHORIZED
-            else self.settings.api_cooldown_seconds
+            else self.settings.api.cooldown_seconds
         )
         if self._cooldown.trip(now, seconds, fault.value):
             hint = "; check VISUAL_CROSSING_API_KEY" if fault is Fault.UNAUTHORIZED else ""
@@ -197,15 +199,15 @@ class WeatherFetcher(mode.Service):
     async def _fetch_api(
         self, session: aiohttp.ClientSession, city: City, now: datetime
     ) -> RawReading:
-        url = f"{self.settings.visual_crossing_base_url}/{timeline_path(city)}"
-        params = {**TIMELINE_PARAMS, "key": self.settings.visual_crossing_api_key or ""}
+        url = f"{self.settings.api.base_url}/{timeline_path(city)}"
+        params = {**TIMELINE_PARAMS, "key": self.settings.api.key or ""}
         async with session.get(url, params=params) as response:
             if response.status != 200:
                 # One byte past the bound tells whether the body goes on after it.
                 raw = await read_at_most(response.content, ERROR_BODY_BYTES + 1)
                 excerpt = body_excerpt(
                     raw[:ERROR_BODY_BYTES],
-                    self.settings.visual_crossing_api_key,
+                    self.settings.api.key,
                     cut=len(raw) > ERROR_BODY_BYTES,
                 )
                 raise ApiError(response.status, excerpt)

@@ -16,7 +16,7 @@ from weather_app.rules.freshness import max_age_seconds
 from weather_app.rules.timestamps import format_rfc3339, from_epoch, parse_rfc3339
 from weather_app.web.ownership import is_local, owner_url
 
-MAX_AGE = max_age_seconds(settings.interval_seconds)
+MAX_AGE = max_age_seconds(settings.fetch_interval_seconds)
 DASHBOARD_HTML = (files("weather_app.web") / "static" / "dashboard.html").read_text(
     encoding="utf-8"
 )
@@ -80,7 +80,9 @@ async def one_city(web: View, request: Request, city: str) -> Response:
 @app.page("/weather/cities/")
 async def all_cities(web: View, request: Request) -> Response:
     """Every configured city, each answered by the worker that owns it."""
-    documents = await asyncio.gather(*(_city_anywhere(city.name) for city in settings.cities))
+    documents = await asyncio.gather(
+        *(_city_anywhere(city.name) for city in settings.stream.cities)
+    )
     return web.json({"cities": documents, "stale_after_seconds": MAX_AGE})
 
 

@@ -113,7 +113,7 @@ def changelog(producer: FakeProducer, table: Any) -> list[tuple[str, int | None]
 
 
 def home(city: str) -> int:
-    return home_partition(encode_key(city), settings.partitions)
+    return home_partition(encode_key(city), settings.stream.partitions)
 
 
 async def put(agent: Any, city: str, value: bytes, key: bytes | None = None, **kwargs: Any):
@@ -230,7 +230,9 @@ async def test_a_reading_under_another_key_is_republished_under_its_city_s_key(p
     rome = raw_message("Rome", "2026-11-27T12:00:00Z", 9.0)
     async with enrich_readings.test_context() as agent:
         await put(agent, "Paris", paris, key=b"\xff not json", partition=home("Paris"))
-        await agent.put(key=None, value=rome, partition=(home("Rome") + 1) % settings.partitions)
+        await agent.put(
+            key=None, value=rome, partition=(home("Rome") + 1) % settings.stream.partitions
+        )
     assert published(producer) == []
     assert changelog(producer, last_seen) == []
     assert "Paris" not in last_seen
@@ -244,7 +246,7 @@ async def test_a_reading_under_another_key_is_republished_under_its_city_s_key(p
 async def test_a_reading_under_its_key_on_another_partition_is_republished(producer):
     paris = raw_message("Paris", "2026-11-27T12:00:00Z", 9.0)
     async with enrich_readings.test_context() as agent:
-        await put(agent, "Paris", paris, partition=(home("Paris") + 1) % settings.partitions)
+        await put(agent, "Paris", paris, partition=(home("Paris") + 1) % settings.stream.partitions)
         await put(agent, "Paris", paris)
     assert records_on(producer, raw_topic) == [(b'"Paris"', paris)]
     assert len(published(producer)) == 1

@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from agents.ingest import ingest_round
 from weather_app.app import app, raw_topic, settings
 
-CITY_NAMES = [city.name for city in settings.cities]
+CITY_NAMES = [city.name for city in settings.stream.cities]
 
 
 class FlakyProducer:

@@ -1,23 +1,25 @@
 import json
+import subprocess
+import sys
 
 import pytest
 from faust.utils.urls import urllist
 
 from weather_app.errors import ConfigError
-from weather_app.settings import Settings
+from weather_app.settings import SECONDS, Settings, Variable, declarations
 from weather_app.sources.cities import DEFAULT_CITIES
 
 
 def test_defaults_without_environment():
     settings = Settings.from_env({})
-    assert settings.kafka_broker == "127.0.0.1:9092"
-    assert settings.broker_url == "kafka://127.0.0.1:9092"
-    assert settings.raw_topic == "weather_raw"
-    assert settings.enriched_topic == "weather_data_v2"
-    assert settings.interval_seconds == 60.0
-    assert settings.partitions == 6
-    assert settings.web_host == "127.0.0.1"
-    assert settings.cities == DEFAULT_CITIES
+    assert settings.kafka.broker == "127.0.0.1:9092"
+    assert settings.kafka.broker_url == "kafka://127.0.0.1:9092"
+    assert settings.stream.raw_topic == "weather_raw"
+    assert settings.stream.enriched_topic == "weather_data_v2"
+    assert settings.fetch_interval_seconds == 60.0
+    assert settings.stream.partitions == 6
+    assert settings.web.host == "127.0.0.1"
+    assert settings.stream.cities == DEFAULT_CITIES
     assert not settings.uses_api
 
 
@@ -40,12 +42,12 @@ def test_values_are_read_from_the_environment():
             "VISUAL_CROSSING_DAILY_BUDGET": "100000",
         }
     )
-    assert settings.broker_url == "kafka://127.0.0.1:19092"
-    assert settings.bootstrap_servers == "127.0.0.1:19092"
-    assert settings.interval_seconds == 2.5
-    assert settings.partitions == 3
-    assert [city.name for city in settings.cities] == ["Paris", "Tokyo"]
-    assert settings.simulation_seed == 7
+    assert settings.kafka.broker_url == "kafka://127.0.0.1:19092"
+    assert settings.kafka.bootstrap_servers == "127.0.0.1:19092"
+    assert settings.fetch_interval_seconds == 2.5
+    assert settings.stream.partitions == 3
+    assert [city.name for city in settings.stream.cities] == ["Paris", "Tokyo"]
+    assert settings.stream.simulation_seed == 7
     assert settings.uses_api
 
 
@@ -59,15 +61,97 @@ def test_values_are_read_from_the_environment():
 )
 def test_several_brokers_are_bootstrap_servers_for_kafka_clients_and_faust(brokers):
     settings = Settings.from_env({"KAFKA_BROKER": brokers})
-    assert settings.bootstrap_servers == "127.0.0.1:9092,127.0.0.1:9094"
-    assert [str(url) for url in urllist(settings.broker_url)] == [
+    assert settings.kafka.bootstrap_servers == "127.0.0.1:9092,127.0.0.1:9094"
+    assert [str(url) for url in urllist(settings.kafka.broker_url)] == [
         "kafka://127.0.0.1:9092",
         "kafka://127.0.0.1:9094",
     ]
 
 
-def test_the_api_key_never_appears_in_the_settings_repr():
-    assert "secret-key" not in repr(Settings.from_env({"VISUAL_CROSSING_API_KEY": "secret-key"}))
+def test_the_api_key_and_the_influxdb_token_never_appear_in_the_settings_text():
+    settings = Settings.from_env(
+        {"VISUAL_CROSSING_API_KEY": "secret-key", "INFLUXDB_TOKEN": "secret-token"}
+    )
+    assert (settings.api.key, settings.influxdb.token) == ("secret-key", "secret-token")
+    for text in (repr(settings), str(settings), repr(settings.api), repr(settings.influxdb)):
+        assert "secret-key" not in text
+        assert "secret-token" not in text
+
+
+def test_a_secret_s_bad_value_is_not_in_its_error_line():
+    with pytest.raises(ConfigError) as error:
+        Variable("SOME_SECRET", SECONDS, "a secret", secret=True).read("hunter2")
+    assert str(error.value) == "SOME_SECRET is invalid: expected seconds > 0"
+
+
+def test_only_the_given_mapping_is_read(monkeypatch):
+    monkeypatch.setenv("WEATHER_PARTITIONS", "9")
+    monkeypatch.setenv("WEATHER_INTERVAL", "soon")
+    assert Settings.from_env({}) == Settings()
+
+
+def test_values_are_stripped_and_an_empty_value_means_the_default():
+    settings = Settings.from_env({"WEATHER_PARTITIONS": " 3 ", "WEATHER_INTERVAL": "  "})
+    assert settings.stream.partitions == 3
+    assert settings.stream.interval_seconds == 60.0
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "line"),
+    [
+        ("WEATHER_PARTITIONS", "x", "WEATHER_PARTITIONS='x' is invalid: expected 1..1000"),
+        (
+            "KAFKA_SESSION_TIMEOUT",
+            "5",
+            "KAFKA_SESSION_TIMEOUT='5' is invalid: "
+            "expected seconds in 6..300 (the broker's allowed range)",
+        ),
+        (
+            "WEATHER_BATCH_SECONDS",
+            "11",
+            "WEATHER_BATCH_SECONDS='11' is invalid: expected seconds in 0.001..10",
+        ),
+        (
+            "VISUAL_CROSSING_DAILY_BUDGET",
+            "0",
+            "VISUAL_CROSSING_DAILY_BUDGET='0' is invalid: expected records a day, 1..1000000000",
+        ),
+        (
+            "WEATHER_PROCESSING_GUARANTEE",
+            "twice",
+            "WEATHER_PROCESSING_GUARANTEE='twice' is invalid: "
+            "expected at_least_once or exactly_once",
+        ),
+        ("WEATHER_RAW_TOPIC", "a b", "WEATHER_RAW_TOPIC='a b' is invalid: expected a topic name"),
+    ],
+)
+def test_a_bad_value_is_one_line_with_what_is_expected(name, value, line):
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({name: value})
+    assert str(error.value) == line
+
+
+@pytest.mark.parametrize("declared", list(declarations()), ids=lambda d: d.variable.name)
+def test_each_default_written_as_in_env_example_reads_back_as_the_default(declared):
+    settings = Settings.from_env({declared.variable.name: declared.default_text})
+    group = getattr(settings, declared.group_name)
+    assert getattr(group, declared.field_name) == declared.default
+
+
+def test_every_variable_is_declared_once():
+    names = [declared.variable.name for declared in declarations()]
+    assert len(names) == len(set(names))
+
+
+def test_importing_the_settings_reads_no_environment_and_no_faust():
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys, weather_app.settings; print('faust' in sys.modules)"],
+        env={"WEATHER_PARTITIONS": "x", "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "False\n", "")
 
 
 @pytest.mark.parametrize(
@@ -118,7 +202,7 @@ def test_cities_file_defines_custom_cities(tmp_path):
             ]
         )
     )
-    cities = Settings.from_env({"WEATHER_CITIES_FILE": str(path)}).cities
+    cities = Settings.from_env({"WEATHER_CITIES_FILE": str(path)}).stream.cities
     assert [(c.name, c.station_id) for c in cities] == [("Oslo", "SIM-OSL"), ("Lima", "SIM-LIM")]
 
 
@@ -146,10 +230,10 @@ def test_missing_cities_file_is_a_config_error(tmp_path):
 
 def test_reliability_defaults():
     settings = Settings.from_env({})
-    assert settings.api_daily_budget == 1000
-    assert settings.api_cooldown_seconds == 900.0
-    assert settings.api_auth_cooldown_seconds == 3600.0
-    assert settings.api_retries == 2
+    assert settings.api.daily_budget == 1000
+    assert settings.api.cooldown_seconds == 900.0
+    assert settings.api.auth_cooldown_seconds == 3600.0
+    assert settings.api.retries == 2
 
 
 def test_reliability_values_are_read_from_the_environment():
@@ -161,46 +245,48 @@ def test_reliability_values_are_read_from_the_environment():
             "VISUAL_CROSSING_RETRIES": "0",
         }
     )
-    assert settings.api_daily_budget == 5000
-    assert settings.api_cooldown_seconds == 60.0
-    assert settings.api_auth_cooldown_seconds == 7200.0
-    assert settings.api_retries == 0
+    assert settings.api.daily_budget == 5000
+    assert settings.api.cooldown_seconds == 60.0
+    assert settings.api.auth_cooldown_seconds == 7200.0
+    assert settings.api.retries == 0
 
 
 def test_the_timer_interval_is_raised_to_fit_the_daily_budget_with_the_api():
     # 10 cities every 60 s would be 14,400 queries a day; 1,000 allow one round every 864 s.
     settings = Settings.from_env({"VISUAL_CROSSING_API_KEY": "k", "WEATHER_INTERVAL": "60"})
-    assert settings.requested_interval_seconds == 60.0
-    assert settings.interval_seconds == 864.0
+    assert settings.stream.interval_seconds == 60.0
+    assert settings.fetch_interval_seconds == 864.0
 
 
 def test_an_interval_within_the_budget_is_kept():
     settings = Settings.from_env(
         {"VISUAL_CROSSING_API_KEY": "k", "WEATHER_INTERVAL": "900", "WEATHER_CITIES": "Paris"}
     )
-    assert settings.interval_seconds == 900.0
+    assert settings.fetch_interval_seconds == 900.0
 
 
 def test_without_a_key_the_interval_is_never_raised():
     settings = Settings.from_env({"WEATHER_INTERVAL": "1"})
-    assert settings.interval_seconds == 1.0
-    assert settings.requested_interval_seconds == 1.0
+    assert settings.fetch_interval_seconds == 1.0
+    assert settings.stream.interval_seconds == 1.0
 
 
 def test_standby_table_copies_are_off_unless_asked_for():
-    assert Settings.from_env({}).standby_replicas == 0
-    assert Settings.from_env({"WEATHER_STANDBY_REPLICAS": "1"}).standby_replicas == 1
+    assert Settings.from_env({}).stream.standby_replicas == 0
+    assert Settings.from_env({"WEATHER_STANDBY_REPLICAS": "1"}).stream.standby_replicas == 1
 
 
 def test_unknown_cities_are_refused_and_bounded_unless_accepted():
-    assert Settings.from_env({}).accept_unknown_cities is False
-    assert Settings.from_env({}).max_cities == 1000
+    assert Settings.from_env({}).stream.accept_unknown_cities is False
+    assert Settings.from_env({}).stream.max_cities == 1000
     accepting = Settings.from_env(
         {"WEATHER_ACCEPT_UNKNOWN_CITIES": "1", "WEATHER_MAX_CITIES": "50"}
     )
-    assert (accepting.accept_unknown_cities, accepting.max_cities) == (True, 50)
+    assert (accepting.stream.accept_unknown_cities, accepting.stream.max_cities) == (True, 50)
 
 
 def test_the_producer_delivery_timeout_is_faust_s_unless_set():
-    assert Settings.from_env({}).producer_timeout_seconds == 1200.0
-    assert Settings.from_env({"WEATHER_PRODUCER_TIMEOUT": "5"}).producer_timeout_seconds == 5.0
+    assert Settings.from_env({}).stream.producer_timeout_seconds == 1200.0
+    assert (
+        Settings.from_env({"WEATHER_PRODUCER_TIMEOUT": "5"}).stream.producer_timeout_seconds == 5.0
+    )

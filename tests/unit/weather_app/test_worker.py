@@ -19,9 +19,9 @@ def test_the_worker_declares_both_table_changelogs_and_the_leader_topic():
     names = {topic.name for topic in topics}
     assert {table.changelog_topic.get_topic_name() for table in app.tables.values()} <= names
     assert len(changelog_topics()) == 2  # last_seen, history
-    assert f"{settings.app_id}-__assignor-__leader" in names
+    assert f"{settings.stream.app_id}-__assignor-__leader" in names
 
 
 def test_workers_keep_standby_table_copies_only_when_asked():
-    assert settings.standby_replicas == 0
-    assert app.conf.table_standby_replicas == settings.standby_replicas
+    assert settings.stream.standby_replicas == 0
+    assert app.conf.table_standby_replicas == settings.stream.standby_replicas

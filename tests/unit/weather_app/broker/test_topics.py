@@ -38,7 +38,10 @@ def test_replication_follows_the_brokers_and_survives_one_loss_from_three(
 
 def test_every_topic_of_the_app_is_replicated_three_times_on_three_brokers():
     topics = app_topics(settings, CHANGELOGS, LEADER, brokers=3)
-    assert {topic.name for topic in topics} >= {settings.raw_topic, settings.enriched_topic}
+    assert {topic.name for topic in topics} >= {
+        settings.stream.raw_topic,
+        settings.stream.enriched_topic,
+    }
     for topic in topics:
         assert topic.replication_factor == 3
         assert topic.topic_configs["min.insync.replicas"] == "2"
@@ -91,7 +94,7 @@ class SpreadingTopic(FakeAdmin):
     answers: ClassVar[list[int]] = []
 
     async def describe_topics(self, topics: list[str]) -> list[dict[str, Any]]:
-        count = self.answers.pop(0) if self.answers else settings.partitions
+        count = self.answers.pop(0) if self.answers else settings.stream.partitions
         return [{"topic": topics[0], "partitions": [{"partition": n} for n in range(count)]}]
 
 
@@ -108,6 +111,6 @@ def test_a_raw_topic_with_another_partition_count_is_one_line_naming_the_setting
     with pytest.raises(BrokerUnavailable) as refused:
         asyncio.run(broker_topics.check_partitions(settings))
     assert str(refused.value) == (
-        f"topic {settings.raw_topic} has 12 partitions but WEATHER_PARTITIONS is "
-        f"{settings.partitions}: set WEATHER_PARTITIONS=12"
+        f"topic {settings.stream.raw_topic} has 12 partitions but WEATHER_PARTITIONS is "
+        f"{settings.stream.partitions}: set WEATHER_PARTITIONS=12"
     )

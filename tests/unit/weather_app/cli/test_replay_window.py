@@ -15,12 +15,12 @@ from aiokafka.errors import KafkaError
 from models.codec import encode_key
 from weather_app.cli.replay import Bound, ReplayReport, Window, replay_partitions
 from weather_app.rules.timestamps import format_rfc3339
-from weather_app.settings import Settings
+from weather_app.settings import Settings, StreamSettings
 
-SETTINGS = Settings(history_size=4)
-TOPIC = SETTINGS.raw_topic
+SETTINGS = Settings(stream=StreamSettings(history_size=4))
+TOPIC = SETTINGS.stream.raw_topic
 START = datetime(2024, 3, 1, 12, tzinfo=UTC)  # long past: the replay runs much later
-CITY = SETTINGS.cities[0]
+CITY = SETTINGS.stream.cities[0]
 FROM_OFFSET_0 = Bound(offset=0)
 
 
@@ -115,7 +115,7 @@ class FakeProducer:
         self._unanswered: list[tuple[int, asyncio.Future[None]]] = []
 
     async def send(self, topic, key, value):
-        assert topic == SETTINGS.enriched_topic
+        assert topic == SETTINGS.stream.enriched_topic
         answer = asyncio.get_running_loop().create_future()
         self._unanswered.append((len(self.sent), answer))
         self.sent.append(value)

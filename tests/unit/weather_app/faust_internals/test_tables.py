@@ -18,8 +18,8 @@ def changelog_event(city: str, partition: int, count: int) -> Any:
 
 def test_recovery_ignores_a_city_s_entries_found_on_another_partition():
     last_seen.data.clear()
-    home = home_partition(encode_key("Rome"), settings.partitions)
-    stray = (home + 1) % settings.partitions
+    home = home_partition(encode_key("Rome"), settings.stream.partitions)
+    stray = (home + 1) % settings.stream.partitions
     last_seen.apply_changelog_batch(
         [changelog_event("Rome", home, 7), changelog_event("Rome", stray, 3)]
     )

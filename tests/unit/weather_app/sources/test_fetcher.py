@@ -6,14 +6,14 @@ import itertools
 import json
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 
-from weather_app.settings import Settings
+from weather_app.settings import ApiSettings, Settings, StreamSettings
 from weather_app.sources.backoff import RetryPolicy, backoff_schedule
 from weather_app.sources.cities import City
 from weather_app.sources.fetcher import ERROR_BODY_BYTES, WeatherFetcher
@@ -155,18 +155,21 @@ def fetcher_for(
     base_url: str,
     api_key: str | None = API_KEY,
     time: FakeTime | None = None,
-    **overrides: object,
+    cities: tuple[City, ...] = (PARIS,),
+    interval_seconds: float = 60.0,
+    **api: Any,
 ) -> WeatherFetcher:
+    """A fetcher of `cities` from the fake API at `base_url`; `api`: other ApiSettings fields."""
     settings = Settings(
-        cities=(PARIS,),
-        visual_crossing_api_key=api_key,
-        visual_crossing_base_url=base_url,
-        api_timeout_seconds=0.5,
-        simulation_seed=1,
+        stream=StreamSettings(cities=cities, interval_seconds=interval_seconds, simulation_seed=1),
+        # The largest budget: the quota guard never raises `interval_seconds` here.
+        api=ApiSettings(
+            key=api_key, base_url=base_url, timeout_seconds=0.5, daily_budget=1_000_000_000, **api
+        ),
     )
     time = time or FakeTime()
     return WeatherFetcher(
-        replace(settings, **overrides),  # type: ignore[arg-type]
+        settings,
         clock=time.clock,
         sleep=time.sleep,
         rand=lambda: RAND,
@@ -257,7 +260,7 @@ async def test_retries_are_bounded_by_the_configured_number(fake_api, caplog):
     fake, base_url = fake_api
     fake.mode = "503"
     time = FakeTime()
-    fetcher = fetcher_for(base_url, time=time, api_retries=1)
+    fetcher = fetcher_for(base_url, time=time, retries=1)
     async with fetcher:
         [reading] = await fetcher.fetch_all(NOW)
     assert reading.data_origin == "simulated"
@@ -329,9 +332,7 @@ async def test_429_stops_every_call_for_the_cool_down_then_calls_again(fake_api,
     fake, base_url = fake_api
     fake.script = ["429"]
     # One request at a time, so Tokyo waits while Paris gets the 429.
-    fetcher = fetcher_for(
-        base_url, cities=(PARIS, TOKYO), api_concurrency=1, api_cooldown_seconds=900
-    )
+    fetcher = fetcher_for(base_url, cities=(PARIS, TOKYO), concurrency=1, cooldown_seconds=900)
     async with fetcher:
         first = await fetcher.fetch_all(NOW)
         during = await fetcher.fetch_all(NOW + timedelta(seconds=899))
@@ -347,7 +348,7 @@ async def test_429_stops_every_call_for_the_cool_down_then_calls_again(fake_api,
 async def test_the_429_cool_down_is_configurable(fake_api):
     fake, base_url = fake_api
     fake.script = ["429"]
-    fetcher = fetcher_for(base_url, api_cooldown_seconds=60)
+    fetcher = fetcher_for(base_url, cooldown_seconds=60)
     async with fetcher:
         await fetcher.fetch_all(NOW)
         [reading] = await fetcher.fetch_all(NOW + timedelta(seconds=60))
@@ -358,7 +359,7 @@ async def test_the_429_cool_down_is_configurable(fake_api):
 async def test_401_stops_calls_for_the_longer_auth_cool_down_and_redacts_the_key(fake_api, caplog):
     fake, base_url = fake_api
     fake.script = ["401"]
-    fetcher = fetcher_for(base_url, api_cooldown_seconds=900, api_auth_cooldown_seconds=3600)
+    fetcher = fetcher_for(base_url, cooldown_seconds=900, auth_cooldown_seconds=3600)
     with caplog.at_level(logging.DEBUG):
         async with fetcher:
             await fetcher.fetch_all(NOW)
@@ -398,7 +399,7 @@ async def test_a_cool_down_is_not_retried_within_the_round(fake_api):
 async def test_the_next_successful_call_returns_the_city_to_api(fake_api, caplog):
     fake, base_url = fake_api
     fake.script = ["500"]
-    fetcher = fetcher_for(base_url, api_retries=0)
+    fetcher = fetcher_for(base_url, retries=0)
     caplog.set_level(logging.INFO)
     async with fetcher:
         [faulty] = await fetcher.fetch_all(NOW)
@@ -433,7 +434,7 @@ async def test_a_raised_interval_is_logged_once_at_start(fake_api, caplog):
     settings = Settings.from_env(
         {"VISUAL_CROSSING_API_KEY": API_KEY, "VISUAL_CROSSING_BASE_URL": base_url}
     )
-    assert settings.interval_seconds == 864.0
+    assert settings.fetch_interval_seconds == 864.0
     with caplog.at_level(logging.INFO):
         async with WeatherFetcher(settings):
             pass
