@@ -1,5 +1,7 @@
 """The bytes on our topics: plain JSON (no Faust metadata), for Telegraf and other consumers."""
 
+from typing import Any
+
 import orjson
 
 from models.readings import Record
@@ -12,4 +14,11 @@ def encode_key(city: str) -> bytes:
 
 def encode_record(record: Record) -> bytes:
     """A record as plain JSON bytes, the form every topic of ours carries."""
-    return orjson.dumps(record)
+    return orjson.dumps(record, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    """A record's fields, in order: what orjson cannot write itself."""
+    if isinstance(value, Record):
+        return value.to_representation()
+    raise TypeError(f"{type(value).__name__} is not a record")

@@ -1,25 +1,24 @@
-"""The raw reading a source publishes and the enriched reading the speed layer emits.
+"""The raw reading a source publishes, the enriched reading the speed layer emits, and the other
+records on our topics.
 
-Both travel as plain JSON (no Faust metadata), so Telegraf and other consumers can read them.
-They are frozen slotted dataclasses rather than `faust.Record`s: every raw message builds two of
-them on the agent's hot path, and a Record's per-field descriptors cost more than the whole
-enrichment (see BENCHMARKS.md). orjson serializes them directly, fields in declaration order.
+They are `faust.Record`s without Faust's metadata, so each travels as plain JSON that Telegraf
+and other consumers read (models.codec writes the bytes). They take their values as
+given (no coercion: the rules make the numbers floats), and their fields serialize in declaration
+order, a base class's first.
 """
 
-from dataclasses import dataclass, fields
-from typing import Any
+from typing import dataclass_transform
+
+import faust
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Record:
+# dataclass_transform: mypy checks the keyword constructor Faust generates from the annotations.
+@dataclass_transform(kw_only_default=True)
+class Record(faust.Record, abstract=True, include_metadata=False):
     """A record of ours: `asdict()` gives its fields in declaration order."""
 
-    def asdict(self) -> dict[str, Any]:
-        return {field.name: getattr(self, field.name) for field in fields(self)}
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Observation(Record):
+class Observation(Record, abstract=True):
     """Where, when (RFC3339 UTC ending in `Z`, the observation time) and what was observed."""
 
     city: str
@@ -32,7 +31,6 @@ class Observation(Record):
     precipitation: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class RawReading(Observation):
     """One observation of the current weather in a city, as fetched or simulated.
 
@@ -47,7 +45,6 @@ class RawReading(Observation):
     forecast_precip: float | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class EnrichedReading(Observation):
     """The record on `weather_data_v2`: exactly these thirteen fields."""
 
@@ -58,24 +55,10 @@ class EnrichedReading(Observation):
     data_origin: str
 
 
-ENRICHED_FIELDS: dict[str, type] = {
-    "city": str,
-    "country": str,
-    "station_id": str,
-    "timestamp": str,
-    "temperature": float,
-    "humidity": float,
-    "wind_speed": float,
-    "precipitation": float,
-    "next_hour_temp": float,
-    "next_hour_precip": float,
-    "is_rain": int,
-    "is_storm": int,
-    "data_origin": str,
-}
+# The fields of `weather_data_v2` and their JSON types, which Telegraf parses.
+ENRICHED_FIELDS: dict[str, type] = dict(EnrichedReading._options.fields)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class FreshnessAlert(Record):
     """On `weather_alerts`: a city turned stale (no reading for 2 x the interval) or fresh again."""
 
@@ -87,7 +70,6 @@ class FreshnessAlert(Record):
     detected_at: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class DeadLetter(Record):
     """On the dead-letter topic: a raw message that could not be enriched, and why.
 

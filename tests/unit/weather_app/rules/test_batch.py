@@ -1,4 +1,3 @@
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,9 +11,9 @@ from weather_app.rules.batch import (
 )
 
 
-def raw(timestamp: str, temperature: float) -> RawReading:
+def raw(timestamp: str, temperature: float, city: str = "Paris") -> RawReading:
     return RawReading(
-        city="Paris",
+        city=city,
         country="FR",
         station_id="SIM-PAR",
         timestamp=timestamp,
@@ -46,7 +45,7 @@ def test_last_seen_keeps_the_newest_observation_and_counts_every_reading():
 
 
 def city_raw(city: str, timestamp: str, temperature: float) -> RawReading:
-    return replace(raw(timestamp, temperature), city=city)
+    return raw(timestamp, temperature, city)
 
 
 def nothing_stored(city: str) -> None:
