@@ -10,12 +10,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from models import FreshnessAlert, RawReading
+import orjson
+from faust.types import Message
+
+from models import EnrichedReading, FreshnessAlert, LastSeen, RawReading, Sample, StoredSamples
 from models.codec import encode_key, encode_record
-from weather_app.app import history, last_seen
+from weather_app.app import history, last_seen, settings
 from weather_app.faust_internals.tables import changelog_record
 from weather_app.rules.batch import BatchProcessor
 from weather_app.rules.deadletter import dead_letter
+from weather_app.rules.partitioning import home_partition
 from weather_app.rules.validation import validate_raw
 
 FIXTURE = Path(__file__).parent / "fixtures" / "wire_v2.txt"
@@ -175,3 +179,39 @@ def read_fixture() -> list[tuple[str, bytes | None, bytes | None]]:
 
 def test_records_and_changelogs_are_written_byte_for_byte_as_the_fixture_says():
     assert list(wire_records()) == read_fixture()
+
+
+async def test_a_changelog_an_older_worker_wrote_recovers_into_typed_entries():
+    """Decoded as the recovery decodes changelog records, the fixture's last_seen and history
+    values become `LastSeen` and `StoredSamples`, and write back the bytes they were read from."""
+    changelogs = [
+        (table, key, value)
+        for name, key, value in read_fixture()
+        for table in (history, last_seen)
+        if name.startswith(f"changelog {table.name} ")
+    ]
+    assert len(changelogs) == 10
+    for table, key, value in changelogs:
+        assert key is not None
+        city = orjson.loads(key)
+        partition = home_partition(key, settings.partitions)
+        topic = table.changelog_topic
+        message = Message(topic.get_topic_name(), partition, 0, 0.0, 0, None, key, value, None)
+        event = await topic.decode(message, propagate=True)
+        table.apply_changelog_batch([event])
+        entry = table.data[city]
+        assert type(entry) is (LastSeen if table is last_seen else StoredSamples)
+        assert changelog_record(table, city, entry, partition).value == value
+
+    paris = last_seen.data["Paris"]
+    assert (paris.timestamp, paris.count) == ("2026-11-30T11:20:00Z", 4)
+    assert isinstance(paris.latest, EnrichedReading)
+    assert (paris.latest.next_hour_temp, paris.latest.is_storm) == (13.0, 1)
+    assert history.data["São Paulo"].samples == [Sample(1796036400.0, -0.0, 0)]
+    assert [sample.temperature for sample in history.data["Paris"].samples] == [
+        9.0,
+        9.123456789,
+        10.0,
+    ]
+    last_seen.data.clear()
+    history.data.clear()
