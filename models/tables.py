@@ -19,8 +19,7 @@ class Sample(NamedTuple):
     precipitation: float
 
 
-# Faust takes a codec object as a serializer (its stubs say only a codec name).
-class LastSeen(Record, serializer=PLAIN_JSON):  # type: ignore[arg-type]
+class LastSeen(Record, serializer=PLAIN_JSON):
     """`last_seen[city]`: its newest observation, and how many readings it has had."""
 
     timestamp: str
@@ -29,7 +28,7 @@ class LastSeen(Record, serializer=PLAIN_JSON):  # type: ignore[arg-type]
     latest: EnrichedReading
 
 
-class StoredSamples(Record, serializer=PLAIN_JSON):  # type: ignore[arg-type]
+class StoredSamples(Record, serializer=PLAIN_JSON):
     """`history[city]`: its recent samples in time order, a JSON array of `[epoch, temperature,
     precipitation]` arrays on the changelog."""
 
