@@ -26,7 +26,7 @@ async def watch_freshness() -> None:
     now = datetime.now(UTC)
     # A city no longer configured is no longer watched, and its series leave /metrics.
     seen = {
-        city: parse_rfc3339(last_seen[city]["timestamp"])
+        city: parse_rfc3339(last_seen[city].timestamp)
         for city in owned_keys(last_seen)
         if admission.tracks(city)
     }

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from models import Sample
 from models.codec import encode_key, encode_record
 from weather_app.rules.batch import process_reading
-from weather_app.rules.forecast import Sample
 from weather_app.rules.validation import InvalidReading, decode_raw
 from weather_app.settings import StreamSettings
 from weather_app.sources.cities import DEFAULT_CITIES, City

@@ -9,13 +9,17 @@ from models.readings import (
     RawReading,
     Record,
 )
+from models.tables import LastSeen, Sample, StoredSamples
 
 __all__ = [
     "ENRICHED_FIELDS",
     "DeadLetter",
     "EnrichedReading",
     "FreshnessAlert",
+    "LastSeen",
     "Observation",
     "RawReading",
     "Record",
+    "Sample",
+    "StoredSamples",
 ]

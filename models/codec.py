@@ -1,6 +1,10 @@
-"""The bytes on our topics: plain JSON (no Faust metadata), for Telegraf and other consumers."""
+"""The bytes on our topics and in our tables' changelogs: plain JSON (no Faust metadata), for
+Telegraf and other consumers, and the same bytes whichever version of the records wrote them."""
+
+from typing import Any
 
 import orjson
+from faust.serializers.codecs import Codec
 
 from models.readings import Record
 
@@ -12,4 +16,25 @@ def encode_key(city: str) -> bytes:
 
 def encode_record(record: Record) -> bytes:
     """A record as plain JSON bytes, the form every topic of ours carries."""
-    return orjson.dumps(record)
+    return orjson.dumps(record, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    """A record's fields, in order (a nested record's too): what orjson cannot write itself."""
+    if isinstance(value, Record):
+        return value.to_representation()
+    raise TypeError(f"{type(value).__name__} is not a record")
+
+
+class PlainJson(Codec):
+    """The tables' value serializer: changelog values in the form of `encode_record`; Faust turns
+    the decoded JSON into the table's record with the record's `from_data`."""
+
+    def _dumps(self, value: Any) -> bytes:
+        return orjson.dumps(value, default=_plain)
+
+    def _loads(self, data: bytes) -> Any:
+        return orjson.loads(data)
+
+
+PLAIN_JSON = PlainJson()

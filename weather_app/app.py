@@ -5,7 +5,7 @@ import os
 import faust
 from faust.types import FutureMessage
 
-from models import RawReading
+from models import LastSeen, RawReading, StoredSamples
 from models.codec import encode_key, encode_record
 from weather_app.faust_internals import transactions, transport
 from weather_app.rules.admission import CityAdmission
@@ -79,10 +79,14 @@ admission = CityAdmission(
     settings.stream.max_cities,
 )
 
-# city -> {"timestamp", "data_origin", "count", "latest"}: each city's newest observation.
-last_seen = app.Table("last_seen", key_type=str, partitions=settings.stream.partitions)
-# city -> [[epoch, temperature, precipitation], ...]: the recent samples the forecast reads.
-history = app.Table("history", key_type=str, partitions=settings.stream.partitions)
+# Each city's newest observation, and the recent samples the forecast reads; their changelog
+# values are written and read by models.codec, as plain JSON.
+last_seen = app.Table(
+    "last_seen", key_type=str, value_type=LastSeen, partitions=settings.stream.partitions
+)
+history = app.Table(
+    "history", key_type=str, value_type=StoredSamples, partitions=settings.stream.partitions
+)
 
 
 async def send_raw(reading: RawReading) -> FutureMessage:

@@ -17,11 +17,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from models import Sample
 from models.codec import encode_key, encode_record
 from weather_app.errors import BrokerUnavailable
 from weather_app.rules.admission import CityAdmission
 from weather_app.rules.batch import process_reading
-from weather_app.rules.forecast import Sample
 from weather_app.rules.timestamps import parse_rfc3339
 from weather_app.rules.validation import InvalidReading, decode_raw
 from weather_app.settings import Settings

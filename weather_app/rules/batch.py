@@ -1,12 +1,11 @@
 """One step of the enrich agent, shared by the agent, `replay` and the benchmarks."""
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from models import EnrichedReading, RawReading
+from models import EnrichedReading, LastSeen, RawReading, Sample, StoredSamples
 from weather_app.rules.enrichment import enrich_sample, sample_of
-from weather_app.rules.forecast import Sample, record_sample
+from weather_app.rules.forecast import record_sample
 
 
 def process_reading(
@@ -18,27 +17,22 @@ def process_reading(
     return enriched, record_sample(samples, current, history_size)
 
 
-def samples_from_table(stored: Sequence[Sequence[float]] | None) -> list[Sample]:
-    return [Sample(*sample) for sample in stored or ()]
+def samples_from_table(stored: StoredSamples | None) -> list[Sample]:
+    return list(stored.samples) if stored else []
 
 
-def next_last_seen(
-    seen: Mapping[str, Any] | None, enriched: EnrichedReading, readings: int = 1
-) -> dict[str, Any]:
+def next_last_seen(seen: LastSeen | None, enriched: EnrichedReading, readings: int = 1) -> LastSeen:
     """The city's `last_seen` entry after `readings` more readings, `enriched` the newest of them.
 
     The newest observation wins (a late reading never moves it back), counts add up.
     """
-    if seen and seen["timestamp"] > enriched.timestamp:
-        latest = seen["latest"]
-    else:
-        latest = enriched.asdict()
-    return {
-        "timestamp": latest["timestamp"],
-        "data_origin": latest["data_origin"],
-        "count": (seen["count"] if seen else 0) + readings,
-        "latest": latest,
-    }
+    latest = seen.latest if seen and seen.timestamp > enriched.timestamp else enriched
+    return LastSeen(
+        timestamp=latest.timestamp,
+        data_origin=latest.data_origin,
+        count=(seen.count if seen else 0) + readings,
+        latest=latest,
+    )
 
 
 @dataclass
@@ -46,15 +40,15 @@ class CityUpdate:
     """One city's table entries after a batch, and the partition their changelog belongs to."""
 
     partition: int
-    samples: list[Sample]
-    last_seen: dict[str, Any]
+    samples: StoredSamples
+    last_seen: LastSeen
 
 
 @dataclass
 class _CityBatch:
     partition: int
     samples: list[Sample]
-    stored_last_seen: Mapping[str, Any] | None
+    stored_last_seen: LastSeen | None
     newest: EnrichedReading | None = None
     readings: int = 0
 
@@ -70,8 +64,8 @@ class BatchProcessor:
     def __init__(
         self,
         history_size: int,
-        stored_history: Callable[[str], Sequence[Sequence[float]] | None],
-        stored_last_seen: Callable[[str], Mapping[str, Any] | None],
+        stored_history: Callable[[str], StoredSamples | None],
+        stored_last_seen: Callable[[str], LastSeen | None],
     ) -> None:
         self.history_size = history_size
         self._stored_history = stored_history
@@ -110,4 +104,4 @@ class BatchProcessor:
         for name, city in self._cities.items():
             if city.newest is not None:
                 seen = next_last_seen(city.stored_last_seen, city.newest, city.readings)
-                yield name, CityUpdate(city.partition, city.samples, seen)
+                yield name, CityUpdate(city.partition, StoredSamples(samples=city.samples), seen)

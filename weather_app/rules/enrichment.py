@@ -2,8 +2,8 @@
 
 from collections.abc import Sequence
 
-from models import EnrichedReading, RawReading
-from weather_app.rules.forecast import Sample, forecast_next_hour, samples_before
+from models import EnrichedReading, RawReading, Sample
+from weather_app.rules.forecast import forecast_next_hour, samples_before
 from weather_app.rules.timestamps import parse_rfc3339
 
 THUNDER_ICONS = frozenset(

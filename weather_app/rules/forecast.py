@@ -1,19 +1,14 @@
 """Next-hour forecast from a city's recent readings, for sources without a forecast of their own."""
 
 from collections.abc import Sequence
-from typing import NamedTuple
+
+from models import Sample
 
 # A temperature trend fitted over a few minutes of readings can be steep by accident (sensor
 # noise, rounding); real air temperature rarely moves faster than this in an hour.
 MAX_TEMPERATURE_TREND_PER_HOUR = 3.0
 # Weight of the newest precipitation rate against the older ones (exponential smoothing).
 PRECIPITATION_SMOOTHING = 0.5
-
-
-class Sample(NamedTuple):
-    epoch: float
-    temperature: float
-    precipitation: float
 
 
 def samples_before(history: Sequence[Sample], epoch: float) -> list[Sample]:

@@ -1,7 +1,6 @@
 """The web view: JSON about every city, the live HTML page, and Prometheus `/metrics`."""
 
 import asyncio
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any
@@ -11,6 +10,7 @@ import aiohttp
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 
+from models import LastSeen, StoredSamples
 from weather_app.app import app, history, last_seen, settings
 from weather_app.rules.freshness import max_age_seconds
 from weather_app.rules.timestamps import format_rfc3339, from_epoch, parse_rfc3339
@@ -27,32 +27,32 @@ setup_prometheus_sensors(app, name_prefix="weather")
 
 def city_document(
     city: str,
-    seen: Mapping[str, Any] | None,
-    samples: Sequence[Sequence[float]] | None,
+    seen: LastSeen | None,
+    stored: StoredSamples | None,
     now: datetime,
     max_age: float,
 ) -> dict[str, Any] | None:
     """What the web view says about one city, from its table entries; None if never seen."""
     if seen is None:
         return None
-    age = max(0.0, (now - parse_rfc3339(seen["timestamp"])).total_seconds())
+    age = max(0.0, (now - parse_rfc3339(seen.timestamp)).total_seconds())
     return {
         "city": city,
-        "country": seen["latest"]["country"],
-        "timestamp": seen["timestamp"],
+        "country": seen.latest.country,
+        "timestamp": seen.timestamp,
         "age_seconds": round(age, 1),
-        "data_origin": seen["data_origin"],
-        "count": seen["count"],
+        "data_origin": seen.data_origin,
+        "count": seen.count,
         "fresh": age <= max_age,
         "stale_after_seconds": max_age,
-        "latest": seen["latest"],
+        "latest": seen.latest.asdict(),
         "history": [
             {
                 "timestamp": format_rfc3339(from_epoch(epoch)),
                 "temperature": temperature,
                 "precipitation": precipitation,
             }
-            for epoch, temperature, precipitation in samples or ()
+            for epoch, temperature, precipitation in (stored.samples if stored else ())
         ],
         "worker": str(app.conf.canonical_url),
     }

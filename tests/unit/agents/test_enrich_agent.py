@@ -154,15 +154,15 @@ async def test_tables_keep_last_seen_and_history_per_city(producer):
             await put(agent, "Paris", raw_message("Paris", stamp, temperature))
         await put(agent, "Rome", raw_message("Rome", "2026-11-27T12:05:00Z", 15.0))
     paris = last_seen["Paris"]
-    assert (paris["timestamp"], paris["data_origin"], paris["count"]) == (
+    assert (paris.timestamp, paris.data_origin, paris.count) == (
         "2026-11-27T12:20:00Z",
         "simulated",
         3,
     )
-    assert paris["latest"]["temperature"] == 10.0
-    assert paris["latest"]["timestamp"] == "2026-11-27T12:20:00Z"
-    assert last_seen["Rome"]["count"] == 1
-    assert len(history["Paris"]) == 3
+    assert paris.latest.temperature == 10.0
+    assert paris.latest.timestamp == "2026-11-27T12:20:00Z"
+    assert last_seen["Rome"].count == 1
+    assert len(history["Paris"].samples) == 3
     third = orjson.loads(published(producer)[2][1])
     # Warming 0.5 °C every 10 minutes: 3 °C an hour, the forecast is not a copy.
     assert third["next_hour_temp"] == pytest.approx(13.0)
@@ -172,9 +172,9 @@ async def test_a_late_reading_does_not_move_last_seen_back(producer):
     async with enrich_readings.test_context() as agent:
         await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:20:00Z", 9.0))
         await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:10:00Z", 9.0))
-    assert last_seen["Paris"]["timestamp"] == "2026-11-27T12:20:00Z"
-    assert last_seen["Paris"]["latest"]["timestamp"] == "2026-11-27T12:20:00Z"
-    assert last_seen["Paris"]["count"] == 2
+    assert last_seen["Paris"].timestamp == "2026-11-27T12:20:00Z"
+    assert last_seen["Paris"].latest.timestamp == "2026-11-27T12:20:00Z"
+    assert last_seen["Paris"].count == 2
 
 
 async def test_bad_messages_go_to_dead_letters_and_the_agent_keeps_going(producer, caplog):
@@ -261,8 +261,8 @@ async def test_table_changelog_records_go_to_the_city_s_home_partition(producer)
     assert len(published(producer)) == 6
     for table in (history, last_seen):
         assert set(changelog(producer, table)) == {("Paris", home("Paris")), ("Rome", home("Rome"))}
-    assert len(history["Paris"]) == 3
-    assert last_seen["Rome"]["count"] == 3
+    assert len(history["Paris"].samples) == 3
+    assert last_seen["Rome"].count == 3
 
 
 async def test_an_unknown_city_is_dead_lettered_unless_accepted(producer):
@@ -301,7 +301,7 @@ async def test_records_the_producer_failed_are_sent_again_and_the_tables_wait_fo
     assert all(attempts == 4 for attempts in flaky.attempts.values())
     assert flaky.tables_at_failures
     assert not any(flaky.tables_at_failures)
-    assert last_seen["Paris"]["count"] == 1
+    assert last_seen["Paris"].count == 1
     assert event.message.acked
 
 

@@ -7,15 +7,29 @@ from unittest.mock import AsyncMock, patch
 import pytest
 
 from agents.monitor import tracker, watch_freshness
+from models import LastSeen, RawReading
 from weather_app.app import last_seen
 from weather_app.metrics import city_age_seconds
+from weather_app.rules.batch import next_last_seen
+from weather_app.rules.enrichment import enrich_sample, sample_of
 
 # The function under Faust's timer and task wrappers: one round of the monitor.
 one_round = inspect.unwrap(watch_freshness)
 
 
-def entry(timestamp: str) -> dict[str, object]:
-    return {"timestamp": timestamp, "data_origin": "simulated", "count": 1, "latest": {}}
+def entry(timestamp: str) -> LastSeen:
+    reading = RawReading(
+        city="Paris",
+        country="FR",
+        station_id="SIM-PAR",
+        timestamp=timestamp,
+        temperature=9.0,
+        humidity=60.0,
+        wind_speed=10.0,
+        precipitation=0.0,
+        data_origin="simulated",
+    )
+    return next_last_seen(None, enrich_sample(reading, sample_of(reading), []))
 
 
 def exported() -> set[str]:

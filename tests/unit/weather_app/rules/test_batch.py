@@ -1,9 +1,8 @@
-from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from models import RawReading
+from models import LastSeen, RawReading, Sample, StoredSamples
 from weather_app.rules.batch import (
     BatchProcessor,
     next_last_seen,
@@ -12,9 +11,9 @@ from weather_app.rules.batch import (
 )
 
 
-def raw(timestamp: str, temperature: float) -> RawReading:
+def raw(timestamp: str, temperature: float, city: str = "Paris") -> RawReading:
     return RawReading(
-        city="Paris",
+        city=city,
         country="FR",
         station_id="SIM-PAR",
         timestamp=timestamp,
@@ -40,13 +39,13 @@ def test_last_seen_keeps_the_newest_observation_and_counts_every_reading():
     late, _ = process_reading(raw("2026-11-27T12:10:00Z", 7.0), [], 12)
     seen = next_last_seen(None, first)
     seen = next_last_seen(seen, late)
-    assert seen["timestamp"] == "2026-11-27T12:20:00Z"
-    assert seen["latest"]["temperature"] == 9.0
-    assert seen["count"] == 2
+    assert seen.timestamp == "2026-11-27T12:20:00Z"
+    assert seen.latest.temperature == 9.0
+    assert seen.count == 2
 
 
 def city_raw(city: str, timestamp: str, temperature: float) -> RawReading:
-    return replace(raw(timestamp, temperature), city=city)
+    return raw(timestamp, temperature, city)
 
 
 def nothing_stored(city: str) -> None:
@@ -56,23 +55,20 @@ def nothing_stored(city: str) -> None:
 def one_at_a_time(readings, history, seen, history_size):
     records = []
     for reading in readings:
-        record, history[reading.city] = process_reading(
+        record, samples = process_reading(
             reading, samples_from_table(history.get(reading.city)), history_size
         )
+        history[reading.city] = StoredSamples(samples=samples)
         seen[reading.city] = next_last_seen(seen.get(reading.city), record)
         records.append(record)
     return records
 
 
 def test_a_batch_gives_the_records_and_table_entries_of_one_reading_at_a_time():
-    stored_history = {"Paris": [[1795778400.0, 8.0, 0.0]]}  # 2026-11-27T11:20:00Z
+    stored_history = {"Paris": StoredSamples(samples=[Sample(1795778400.0, 8.0, 0.0)])}  # 11:20Z
+    rome, _ = process_reading(city_raw("Rome", "2026-11-27T13:00:00Z", 14.0), [], 3)
     stored_seen = {
-        "Rome": {
-            "timestamp": "2026-11-27T13:00:00Z",
-            "data_origin": "api",
-            "count": 5,
-            "latest": {"timestamp": "2026-11-27T13:00:00Z", "data_origin": "api"},
-        }
+        "Rome": LastSeen(timestamp=rome.timestamp, data_origin="api", count=5, latest=rome)
     }
     readings = [
         city_raw("Paris", "2026-11-27T12:00:00Z", 9.0),
@@ -94,9 +90,10 @@ def test_a_batch_gives_the_records_and_table_entries_of_one_reading_at_a_time():
         assert update.samples == history[city]
         assert update.last_seen == seen[city]
         assert update.partition == 4
-    assert updates["Rome"].last_seen["count"] == 6
-    assert updates["Rome"].last_seen["timestamp"] == "2026-11-27T13:00:00Z"
-    assert updates["Paris"].last_seen["latest"]["temperature"] == 10.5
+    assert updates["Rome"].last_seen.count == 6
+    assert updates["Rome"].last_seen.timestamp == "2026-11-27T13:00:00Z"
+    assert updates["Rome"].last_seen.latest == rome
+    assert updates["Paris"].last_seen.latest.temperature == 10.5
 
 
 def test_a_city_whose_only_reading_failed_has_no_update():

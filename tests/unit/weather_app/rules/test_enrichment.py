@@ -1,7 +1,7 @@
 import orjson
 import pytest
 
-from models import ENRICHED_FIELDS, EnrichedReading, RawReading
+from models import ENRICHED_FIELDS, EnrichedReading, RawReading, Sample
 from models.codec import encode_record
 from weather_app.rules.enrichment import (
     STORM_MIN_PRECIPITATION_MM_H,
@@ -10,7 +10,7 @@ from weather_app.rules.enrichment import (
     is_storm,
     sample_of,
 )
-from weather_app.rules.forecast import Sample, record_sample
+from weather_app.rules.forecast import record_sample
 
 
 def raw(**overrides) -> RawReading:

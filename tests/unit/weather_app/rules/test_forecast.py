@@ -1,8 +1,8 @@
 import pytest
 
+from models import Sample
 from weather_app.rules.forecast import (
     MAX_TEMPERATURE_TREND_PER_HOUR,
-    Sample,
     forecast_next_hour,
     record_sample,
     samples_before,

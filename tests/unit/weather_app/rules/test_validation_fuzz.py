@@ -16,10 +16,9 @@ from hypothesis import HealthCheck, event, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from models import EnrichedReading, RawReading
+from models import EnrichedReading, RawReading, Sample
 from models.codec import encode_record
 from weather_app.rules.enrichment import enrich_sample, sample_of
-from weather_app.rules.forecast import Sample
 from weather_app.rules.timestamps import parse_rfc3339
 from weather_app.rules.validation import (
     BOUNDS,

@@ -1,14 +1,28 @@
 from datetime import UTC, datetime
 
+import orjson
+
+from models import EnrichedReading, LastSeen, Sample, StoredSamples
+from models.codec import encode_record
 from weather_app.web.views import DASHBOARD_HTML, city_document
 
 NOW = datetime(2026, 11, 28, 12, 0, 30, tzinfo=UTC)
-SEEN = {
-    "timestamp": "2026-11-28T12:00:00Z",
-    "data_origin": "api",
-    "count": 7,
-    "latest": {"city": "Paris", "country": "FR", "temperature": 9.0},
-}
+LATEST = EnrichedReading(
+    city="Paris",
+    country="FR",
+    station_id="SIM-PAR",
+    timestamp="2026-11-28T12:00:00Z",
+    temperature=9.0,
+    humidity=60.0,
+    wind_speed=10.0,
+    precipitation=0.5,
+    next_hour_temp=9.5,
+    next_hour_precip=0.5,
+    is_rain=1,
+    is_storm=0,
+    data_origin="api",
+)
+SEEN = LastSeen(timestamp=LATEST.timestamp, data_origin="api", count=7, latest=LATEST)
 
 
 def test_a_city_never_seen_has_no_document():
@@ -16,7 +30,8 @@ def test_a_city_never_seen_has_no_document():
 
 
 def test_document_has_age_freshness_and_history():
-    document = city_document("Paris", SEEN, [[1795867200.0, 9.0, 0.5]], NOW, max_age=120)
+    stored = StoredSamples(samples=[Sample(1795867200.0, 9.0, 0.5)])
+    document = city_document("Paris", SEEN, stored, NOW, max_age=120)
     assert document is not None
     assert document["age_seconds"] == 30.0
     assert document["fresh"] is True
@@ -24,10 +39,11 @@ def test_document_has_age_freshness_and_history():
     assert document["history"] == [
         {"timestamp": "2026-11-28T12:00:00Z", "temperature": 9.0, "precipitation": 0.5}
     ]
+    assert document["latest"] == orjson.loads(encode_record(LATEST))
 
 
 def test_older_than_the_limit_is_stale():
-    document = city_document("Paris", SEEN, [], NOW, max_age=20)
+    document = city_document("Paris", SEEN, None, NOW, max_age=20)
     assert document is not None
     assert document["fresh"] is False
 
