@@ -7,8 +7,7 @@ given (no coercion: the rules make the numbers floats), and their fields seriali
 order, a base class's first.
 """
 
-from collections.abc import Callable
-from typing import Any, dataclass_transform
+from typing import dataclass_transform
 
 import faust
 
@@ -16,56 +15,7 @@ import faust
 # dataclass_transform: mypy checks the keyword constructor Faust generates from the annotations.
 @dataclass_transform(kw_only_default=True)
 class Record(faust.Record, abstract=True, include_metadata=False):
-    """A record of ours: `asdict()` gives its fields in declaration order. One whose fields take
-    their values as given is built without Faust's per-field descriptor calls (`_direct_init`)."""
-
-    def __init_subclass__(cls, **options: Any) -> None:
-        super().__init_subclass__(**options)
-        if not cls.__is_abstract__ and _plain_fields(cls):
-            cls.__init__ = _direct_init(cls)  # type: ignore[method-assign]
-
-
-def _plain_fields(cls: type[Record]) -> bool:
-    """Whether Faust's `__init__` of `cls` stores every keyword value as given: no coercion, no
-    validation, no tags, no field converted when read, no `__post_init__`."""
-    options = cls._options
-    return not (
-        options.coerce
-        or options.validation
-        or hasattr(cls, "__post_init__")
-        or any(
-            getattr(field, "tag", None) or field.lazy_coercion
-            for field in options.descriptors.values()
-        )
-    )
-
-
-def _direct_init(cls: type[Record]) -> Callable[..., None]:
-    """What Faust's generated `__init__` (`_model_init`) does with keyword arguments, without its
-    descriptor call per field: 1.4 us instead of 3.2 for an `EnrichedReading`, 6 % of a worker's
-    throughput (BENCHMARKS.md). Anything else goes to Faust's. tests/unit/models checks that both
-    build the same record, against the installed faust-streaming."""
-    faust_init = cls._model_init
-    options = cls._options
-    names = options.fieldset
-    required = names - options.optionalset
-    defaults = dict(options.defaults)
-    # Faust gives an optional field its default when None is passed.
-    not_none_defaults = [(name, value) for name, value in defaults.items() if value is not None]
-
-    def __init__(self: Record, *args: Any, __strict__: bool = True, **values: Any) -> None:
-        if args or not __strict__ or not required <= values.keys() <= names:
-            faust_init(self, *args, __strict__=__strict__, **values)
-            return
-        fields = self.__dict__
-        fields.update(defaults)
-        fields.update(values)
-        for name, default in not_none_defaults:
-            if fields[name] is None:
-                fields[name] = default
-        fields["__evaluated_fields__"] = set()
-
-    return __init__
+    """A record of ours: `asdict()` gives its fields in declaration order."""
 
 
 class Observation(Record, abstract=True):

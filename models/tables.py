@@ -19,7 +19,8 @@ class Sample(NamedTuple):
     precipitation: float
 
 
-class LastSeen(Record, serializer=PLAIN_JSON):
+# Faust takes a codec object as a serializer (its stubs say only a codec name).
+class LastSeen(Record, serializer=PLAIN_JSON):  # type: ignore[arg-type]
     """`last_seen[city]`: its newest observation, and how many readings it has had."""
 
     timestamp: str
@@ -28,7 +29,7 @@ class LastSeen(Record, serializer=PLAIN_JSON):
     latest: EnrichedReading
 
 
-class StoredSamples(Record, serializer=PLAIN_JSON):
+class StoredSamples(Record, serializer=PLAIN_JSON):  # type: ignore[arg-type]
     """`history[city]`: its recent samples in time order, a JSON array of `[epoch, temperature,
     precipitation]` arrays on the changelog."""
 
