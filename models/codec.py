@@ -19,6 +19,11 @@ def encode_record(record: Record) -> bytes:
     return orjson.dumps(record, default=_plain)
 
 
+def decode_value(data: bytes) -> Any:
+    """A message value of our topics as the JSON it holds; ValueError if it is not JSON."""
+    return orjson.loads(data)
+
+
 def _plain(value: Any) -> Any:
     """A record's fields, in order (a nested record's too): what orjson cannot write itself."""
     if isinstance(value, Record):
@@ -34,7 +39,7 @@ class PlainJson(Codec):
         return orjson.dumps(value, default=_plain)
 
     def _loads(self, data: bytes) -> Any:
-        return orjson.loads(data)
+        return decode_value(data)
 
 
 PLAIN_JSON = PlainJson()

@@ -8,11 +8,11 @@ from typing import Any
 
 import aiohttp
 import click
-import orjson
 from aiokafka import AIOKafkaConsumer
 from faust.cli import AppCommand, option
 from influxdb_client.rest import ApiException
 
+from models.codec import decode_value
 from weather_app.app import app, send_raw, settings
 from weather_app.broker.topics import app_topics
 from weather_app.cli.influx import InfluxSetupError, InfluxTarget, city_activity, read_token
@@ -103,7 +103,7 @@ async def watch(self: AppCommand, from_beginning: bool, limit: int | None) -> No
     shown = 0
     try:
         async for message in consumer:
-            self.say(describe_enriched(orjson.loads(message.value)))
+            self.say(describe_enriched(decode_value(message.value)))
             shown += 1
             if limit is not None and shown >= limit:
                 break

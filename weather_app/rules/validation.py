@@ -5,10 +5,8 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
-
 from models import RawReading
-from models.codec import encode_record
+from models.codec import decode_value, encode_record
 from weather_app.errors import WeatherError
 from weather_app.rules.timestamps import format_rfc3339, is_canonical_rfc3339, parse_rfc3339
 
@@ -58,8 +56,8 @@ def decode_raw(data: bytes | None, now: datetime) -> RawReading:
     if len(data) > MAX_MESSAGE_BYTES:
         raise InvalidReading("too_large", f"{len(data)} bytes > {MAX_MESSAGE_BYTES}")
     try:
-        payload = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
+        payload = decode_value(data)
+    except ValueError as error:
         raise InvalidReading("not_json", str(error)) from None
     return validate_raw(payload, now, encoded_size=len(data))
 
