@@ -33,6 +33,13 @@ def session_processes(session: int) -> list[int]:
     return found
 
 
+def interruptible() -> None:
+    """Give run.sh Ctrl-C's default disposition: a test session started in the background by a
+    shell without job control ignores SIGINT, the children inherit that, and a shell cannot trap a
+    signal ignored when it started (run.sh would then never see the interrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class Run:
     process: subprocess.Popen[bytes]
@@ -76,6 +83,7 @@ def make_run(tmp_path: Path) -> Iterator[Run]:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=interruptible,
         )
     try:
         yield Run(process, output, cache, web_port)
