@@ -4,6 +4,7 @@ accepted ends on `weather_data_v2` or in the dead-letter topic, whatever the bro
 import asyncio
 import base64
 import hashlib
+import re
 import threading
 import time
 from collections import Counter
@@ -197,7 +198,10 @@ def test_under_exactly_once_an_undeliverable_batch_stops_the_worker_and_is_read_
     stopped = [line for line in worker.log().splitlines() if "worker stopped:" in line]
     assert code == 1
     assert stopped, worker.log()[-3000:]
-    assert "weather-speed-layer: worker stopped: a batch of 30 raw readings failed" in stopped[-1]
+    # How many readings the first batch holds depends on how fast they arrived (a 10 ms window).
+    assert re.search(
+        r"weather-speed-layer: worker stopped: a batch of \d+ raw readings failed", stopped[-1]
+    )
     set_max_message_bytes(app_env.broker, app_env.enriched_topic, BROKER_MAX_MESSAGE_BYTES)
     second = Worker(app_env, "second")
     try:
