@@ -477,6 +477,24 @@ class InfluxDBSettings:
         ),
         default="",
     )
+    read_token_file: str = setting(
+        Variable(
+            "INFLUXDB_READ_TOKEN_FILE",
+            word("a file path"),
+            "the read-only token `check` uses (written by `scripts/influxdb.sh`)",
+            shown_default="`~/.cache/weather-speed-layer/run/influxdb-<port>-tokens/read.token`",
+        ),
+        default="",
+    )
+    write_token_file: str = setting(
+        Variable(
+            "INFLUXDB_WRITE_TOKEN_FILE",
+            word("a file path"),
+            "the write-only token of `scripts/telegraf.sh` (written by `scripts/influxdb.sh`)",
+            shown_default="`.../influxdb-<port>-tokens/telegraf.token`",
+        ),
+        default="",
+    )
 
 
 @dataclass(frozen=True)

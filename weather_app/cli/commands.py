@@ -135,7 +135,7 @@ def describe_enriched(record: dict[str, Any]) -> str:
 async def check(self: AppCommand, window: int) -> None:
     """Verify InfluxDB has recent points for every city; exit 1 if one is stale or missing."""
     try:
-        token = read_token(settings.influxdb.url, settings.influxdb.token, os.environ)
+        token = read_token(settings.influxdb, os.environ)
     except InfluxSetupError as error:
         exit_with(str(error), code=2)
     target = InfluxTarget(

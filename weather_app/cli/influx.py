@@ -14,7 +14,8 @@ from urllib.parse import urlencode, urlsplit
 
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
-from weather_app.errors import WeatherError, exit_with
+from weather_app.errors import ConfigError, WeatherError, exit_with
+from weather_app.settings import InfluxDBSettings, Settings
 
 MEASUREMENT = "weather"
 HEARTBEAT_FIELD = "temperature"
@@ -107,13 +108,14 @@ def default_token_file(url: str, action: str, environ: Mapping[str, str]) -> Pat
     return cache / "run" / f"influxdb-{port}-tokens" / name
 
 
-def read_token(url: str, explicit: str, environ: Mapping[str, str]) -> str:
+def read_token(settings: InfluxDBSettings, environ: Mapping[str, str]) -> str:
     """The token for reading: INFLUXDB_TOKEN if set, else the read-only token file
-    (INFLUXDB_READ_TOKEN_FILE, or the one scripts/influxdb.sh wrote for `url`)."""
-    if explicit:
-        return explicit
-    configured = environ.get(READ_FILE_SETTING, "")
-    path = Path(configured) if configured else default_token_file(url, "read", environ)
+    (INFLUXDB_READ_TOKEN_FILE, or the one scripts/influxdb.sh wrote for the URL's port, under
+    WSL_CACHE in `environ`)."""
+    if settings.token:
+        return settings.token
+    configured = settings.read_token_file
+    path = Path(configured) if configured else default_token_file(settings.url, "read", environ)
     try:
         token = path.read_text(encoding="utf-8").strip()
     except OSError as error:
@@ -239,16 +241,19 @@ def provision_tokens(admin: InfluxTarget, tokens: Sequence[ScopedToken]) -> list
 
 
 def main(environ: Mapping[str, str]) -> None:
-    """`python -m weather_app.cli.influx`: provision_tokens from the environment (INFLUXDB_URL,
-    INFLUXDB_ORG, INFLUXDB_BUCKET, the admin INFLUXDB_TOKEN and both token file variables)."""
-    names = ("INFLUXDB_URL", "INFLUXDB_ORG", "INFLUXDB_BUCKET", "INFLUXDB_TOKEN")
-    missing = [n for n in (*names, WRITE_FILE_SETTING, READ_FILE_SETTING) if not environ.get(n)]
-    if missing:
+    """`python -m weather_app.cli.influx`: provision_tokens for the InfluxDB settings in
+    `environ`, with the admin INFLUXDB_TOKEN and both token files named explicitly."""
+    names = ("INFLUXDB_TOKEN", WRITE_FILE_SETTING, READ_FILE_SETTING)
+    if missing := [name for name in names if not environ.get(name, "").strip()]:
         exit_with(f"scoped InfluxDB tokens: set {', '.join(missing)}", code=2)
-    admin = InfluxTarget(*(environ[name] for name in names))
+    try:
+        settings = Settings.from_env(environ).influxdb
+    except ConfigError as error:
+        exit_with(f"configuration error: {error}")
+    admin = InfluxTarget(settings.url, settings.org, settings.bucket, settings.token)
     tokens = [
-        ScopedToken("write", Path(environ[WRITE_FILE_SETTING])),
-        ScopedToken("read", Path(environ[READ_FILE_SETTING])),
+        ScopedToken("write", Path(settings.write_token_file)),
+        ScopedToken("read", Path(settings.read_token_file)),
     ]
     try:
         for line in provision_tokens(admin, tokens):

@@ -8,8 +8,13 @@ from pathlib import Path
 import pytest
 
 from weather_app.cli.influx import InfluxSetupError, default_token_file, read_token
+from weather_app.settings import InfluxDBSettings
 
 URL = "http://127.0.0.1:18086"
+
+
+def influxdb(token: str = "", read_token_file: str = "") -> InfluxDBSettings:
+    return InfluxDBSettings(url=URL, token=token, read_token_file=read_token_file)
 
 
 def test_the_default_files_are_the_ones_scripts_influxdb_sh_writes_for_the_port(tmp_path: Path):
@@ -32,16 +37,14 @@ def test_an_exported_token_wins_then_the_configured_file_then_the_default(tmp_pa
     configured.write_text("from-configured-file\n")
     env = {"WSL_CACHE": str(tmp_path)}
 
-    assert read_token(URL, "exported", env) == "exported"
-    assert read_token(URL, "", {**env, "INFLUXDB_READ_TOKEN_FILE": str(configured)}) == (
-        "from-configured-file"
-    )
-    assert read_token(URL, "", env) == "from-default-file"
+    assert read_token(influxdb(token="exported"), env) == "exported"
+    assert read_token(influxdb(read_token_file=str(configured)), env) == "from-configured-file"
+    assert read_token(influxdb(), env) == "from-default-file"
 
 
 def test_no_token_anywhere_says_what_to_set(tmp_path: Path):
     with pytest.raises(InfluxSetupError) as refused:
-        read_token(URL, "", {"WSL_CACHE": str(tmp_path)})
+        read_token(influxdb(), {"WSL_CACHE": str(tmp_path)})
     message = str(refused.value)
     assert "INFLUXDB_READ_TOKEN_FILE" in message
     assert "scripts/influxdb.sh up" in message
