@@ -42,36 +42,21 @@ exactly_once = settings.stream.processing_guarantee == "exactly_once"
 Transport = transactions.Transport if exactly_once else transport.Transport
 app.transport = Transport(app.conf.broker_consumer, app)
 
-# Both topics carry bytes that our codec writes and reads (weather_app.rules.validation): plain JSON
-# values without Faust metadata, for Telegraf and other consumers, and the city name as a JSON
-# string for the key. Tables serialize their str keys as JSON too, and a key must serialize the
-# same on the topic and in the table for `table_route` to find the owning worker. Taking bytes
-# also means a message with a foreign key or value cannot crash the agent while decoding.
-raw_topic = app.topic(
-    settings.stream.raw_topic,
-    key_type=bytes,
-    value_type=bytes,
-    partitions=settings.stream.partitions,
-)
-enriched_topic = app.topic(
-    settings.stream.enriched_topic,
-    key_type=bytes,
-    value_type=bytes,
-    partitions=settings.stream.partitions,
-)
+
+# Our topics carry bytes that our codec writes and reads (models.codec): plain JSON values
+# without Faust metadata, for Telegraf and other consumers, and the city name as a JSON string for
+# the key. Tables serialize their str keys as JSON too, and a key must serialize the same on the
+# topic and in the table for `table_route` to find the owning worker. Taking bytes also means a
+# message with a foreign key or value cannot crash the agent while decoding.
+def _bytes_topic(name: str) -> faust.TopicT:
+    return app.topic(name, key_type=bytes, value_type=bytes, partitions=settings.stream.partitions)
+
+
+raw_topic = _bytes_topic(settings.stream.raw_topic)
+enriched_topic = _bytes_topic(settings.stream.enriched_topic)
 # Raw messages that could not be enriched, with the reason and the original bytes.
-dlq_topic = app.topic(
-    settings.stream.dlq_topic,
-    key_type=bytes,
-    value_type=bytes,
-    partitions=settings.stream.partitions,
-)
-alerts_topic = app.topic(
-    settings.stream.alerts_topic,
-    key_type=bytes,
-    value_type=bytes,
-    partitions=settings.stream.partitions,
-)
+dlq_topic = _bytes_topic(settings.stream.dlq_topic)
+alerts_topic = _bytes_topic(settings.stream.alerts_topic)
 
 admission = CityAdmission(
     (city.name for city in settings.stream.cities),
