@@ -1,9 +1,12 @@
 """What the bench measures on Kafka: a topic's record count while a contender runs, its output
-records and their broker timestamps afterwards, and a process's peak memory."""
+records and their broker timestamps afterwards, a process's peak memory and the CPU time of the
+processes involved (and of the whole machine) over a window."""
 
 import asyncio
+import os
 import time
-from collections.abc import Callable
+from bisect import bisect_right
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,130 @@ def peak_rss_mb(pid: int) -> float | None:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return None
+
+
+def cpu_seconds_of_stat(stat: str, ticks_per_second: int) -> float:
+    """utime + stime + cutime + cstime of a `/proc/<pid>/stat` line, in seconds: every thread of
+    the process, and its children that have exited and been waited for."""
+    # The command name (field 2) is in parentheses and may itself hold spaces and parentheses.
+    fields_from_state = stat[stat.rindex(")") + 2 :].split()
+    utime_to_cstime = fields_from_state[11:15]  # fields 14-17 of proc(5)
+    return sum(int(ticks) for ticks in utime_to_cstime) / ticks_per_second
+
+
+def busy_seconds_of_proc_stat(proc_stat: str, ticks_per_second: int) -> float:
+    """CPU time every core spent neither idle nor waiting for I/O: the `cpu` line of /proc/stat."""
+    ticks = [int(value) for value in proc_stat.splitlines()[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = ticks[:8]  # guest is in user
+    return (user + nice + system + irq + softirq + steal) / ticks_per_second
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(child) for child in (task / "children").read_text().split()]
+    except OSError:
+        pass
+    return found
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time used so far by the process and its live descendants; None once it has gone."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        own = cpu_seconds_of_stat(Path(f"/proc/{pid}/stat").read_text(), ticks)
+    except OSError:
+        return None
+    return own + sum(cpu_seconds(child) or 0.0 for child in _children(pid))
+
+
+def machine_busy_seconds() -> float:
+    return busy_seconds_of_proc_stat(Path("/proc/stat").read_text(), os.sysconf("SC_CLK_TCK"))
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU seconds at one moment (monotonic s): of named processes (with their descendants), of
+    this process alone (the harness; its descendants are the processes measured) and of every
+    core of the machine."""
+
+    at: float
+    processes: Mapping[str, float | None]
+    harness: float
+    machine: float
+
+
+def cpu_sample(pids: Mapping[str, int]) -> CpuSample:
+    processes = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    return CpuSample(time.monotonic(), processes, time.process_time(), machine_busy_seconds())
+
+
+HARNESS, MACHINE, OTHERS = "harness", "all processes", "others"
+
+
+def cores_used(first: CpuSample, last: CpuSample) -> dict[str, float]:
+    """Cores used between two samples (CPU s / wall s): by each named process, by the harness
+    (`HARNESS`), by the whole machine (`MACHINE`) and by everything else on it (`OTHERS`); a
+    process missing from either sample is left out (and then counted in `OTHERS`)."""
+    wall = last.at - first.at
+    if wall <= 0:
+        return {}
+    cores = {
+        name: (after - before) / wall
+        for name, after in last.processes.items()
+        if after is not None and (before := first.processes.get(name)) is not None
+    }
+    cores[HARNESS] = (last.harness - first.harness) / wall
+    machine = (last.machine - first.machine) / wall
+    cores[OTHERS] = max(0.0, machine - sum(cores.values()))
+    cores[MACHINE] = machine
+    return cores
+
+
+class CpuWindow:
+    """CPU samples taken while a topic fills: the first once it holds a record, the last at the
+    latest poll; the span between them is the drain as the harness sees it."""
+
+    def __init__(self, pids: Mapping[str, int]) -> None:
+        self.pids = dict(pids)
+        self.first: CpuSample | None = None
+        self.last: CpuSample | None = None
+
+    def observe(self, count: int) -> None:
+        if count == 0:
+            return
+        sample = cpu_sample(self.pids)
+        if self.first is None:
+            self.first = sample
+        else:
+            self.last = sample
+
+    @property
+    def seconds(self) -> float | None:
+        if self.first is None or self.last is None:
+            return None
+        return self.last.at - self.first.at
+
+    def cores(self) -> dict[str, float]:
+        if self.first is None or self.last is None:
+            return {}
+        return cores_used(self.first, self.last)
+
+
+def backlog(sent_at: Sequence[float], readable_at: Sequence[float], moment: float) -> int:
+    """Readings sent by `moment` and not readable yet then; both times sorted, the same clock."""
+    return bisect_right(sent_at, moment) - bisect_right(readable_at, moment)
+
+
+def pace(sent_at: Sequence[float], readable_at: Sequence[float]) -> tuple[float, float, int]:
+    """From the first send to the last (times sorted, the same clock): readings sent per second,
+    readings made readable per second, and the backlog at the last send."""
+    if len(sent_at) < 2 or sent_at[-1] <= sent_at[0]:
+        return 0.0, 0.0, backlog(sent_at, readable_at, sent_at[-1]) if sent_at else 0
+    window = sent_at[-1] - sent_at[0]
+    behind = backlog(sent_at, readable_at, sent_at[-1])
+    return len(sent_at) / window, (len(sent_at) - behind) / window, behind
 
 
 class TopicWatch:
@@ -50,16 +177,21 @@ class TopicWatch:
         limit_s: float,
         alive: Callable[[], bool] | None = None,
         interval: float = 0.5,
+        observe: Callable[[int], None] | None = None,
     ) -> int:
-        """Poll until the topic holds `expected` records, `limit_s` passes or `alive()` is false."""
+        """Poll until the topic holds `expected` records, `limit_s` passes or `alive()` is false;
+        `observe` is given the count after each poll."""
         deadline = time.monotonic() + limit_s
         count = await self.count()
-        while count < expected and time.monotonic() < deadline:
+        while True:
+            if observe is not None:
+                observe(count)
+            if count >= expected or time.monotonic() >= deadline:
+                return count
             if alive is not None and not alive():
-                break
+                return count
             await asyncio.sleep(interval)
             count = await self.count()
-        return count
 
 
 @dataclass

@@ -1,0 +1,107 @@
+import subprocess
+import sys
+
+import pytest
+
+from bench.measure import (
+    HARNESS,
+    MACHINE,
+    OTHERS,
+    CpuSample,
+    backlog,
+    busy_seconds_of_proc_stat,
+    cores_used,
+    cpu_seconds,
+    cpu_seconds_of_stat,
+    pace,
+)
+
+
+def test_cpu_time_is_utime_stime_and_the_waited_for_childrens_even_with_a_parenthesised_name():
+    # pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+    # utime stime cutime cstime priority ...
+    stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194304 10 0 0 0 150 50 30 20 20 0 1 0 5 6 7\n"
+    assert cpu_seconds_of_stat(stat, ticks_per_second=100) == 2.5
+
+
+def test_machine_busy_time_leaves_out_idle_and_iowait_and_counts_guest_time_once():
+    # cpu user nice system idle iowait irq softirq steal guest guest_nice
+    proc_stat = "cpu  100 5 50 1000 30 2 3 4 7 1\ncpu0 50 2 25 500 15 1 1 2 3 0\n"
+    assert busy_seconds_of_proc_stat(proc_stat, ticks_per_second=100) == 1.64
+
+
+GRANDCHILD = """
+import sys, time
+while time.process_time() < 0.3:
+    pass
+print("busy", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_process_cpu_time_includes_its_live_descendants():
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {GRANDCHILD!r}])",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "busy\n"
+        with open(f"/proc/{child.pid}/stat") as stat:
+            own = cpu_seconds_of_stat(stat.read(), 100)
+        with_descendants = cpu_seconds(child.pid)
+        assert with_descendants is not None
+        assert with_descendants >= own + 0.29
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()  # the grandchild's stdin: it returns, then the child
+        assert child.wait(10) == 0
+
+
+def test_a_process_that_is_gone_has_no_cpu_time():
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert cpu_seconds(int(done.stdout)) is None
+
+
+def test_cores_used_are_cpu_seconds_over_wall_seconds_per_process_and_for_the_rest():
+    first = CpuSample(10.0, {"worker": 1.0, "broker": 0.5, "gone": 1.0}, harness=2.0, machine=100.0)
+    last = CpuSample(12.0, {"worker": 2.8, "broker": 0.9, "gone": None}, harness=2.2, machine=103.4)
+    cores = cores_used(first, last)
+    assert cores.keys() == {"worker", "broker", HARNESS, OTHERS, MACHINE}
+    expected = {"worker": 0.9, "broker": 0.2, HARNESS: 0.1, OTHERS: 0.5, MACHINE: 1.7}
+    for name, value in expected.items():
+        assert abs(cores[name] - value) < 1e-9, name
+
+
+def test_the_backlog_is_what_was_sent_and_not_yet_readable_at_a_moment():
+    sent = [0.0, 1.0, 2.0, 3.0]
+    readable = [0.5, 2.5]
+    assert [backlog(sent, readable, moment) for moment in (0.0, 0.5, 2.0, 3.0)] == [1, 0, 2, 2]
+
+
+def test_a_worker_that_keeps_up_is_behind_only_by_what_is_in_flight():
+    sent = [i / 1000 for i in range(1000)]  # 1,000/s for 1 s
+    readable = [moment + 0.0205 for moment in sent]  # each readable 20.5 ms later
+    sent_rate, readable_rate, behind = pace(sent, readable)
+    assert behind == 21
+    assert sent_rate == pytest.approx(1001, abs=0.1)
+    assert readable_rate / sent_rate == pytest.approx((1000 - 21) / 1000)
+
+
+def test_a_worker_slower_than_the_rate_falls_further_behind():
+    sent = [i / 1000 for i in range(1000)]
+    readable = [i / 800 for i in range(1, 1001)]  # 800/s
+    sent_rate, readable_rate, behind = pace(sent, readable)
+    assert behind == 201  # readable by 0.999 s: 799 of 1,000
+    assert readable_rate < 0.81 * sent_rate
