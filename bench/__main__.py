@@ -11,13 +11,29 @@ from bench.run import Options, as_json, log, quoted_command, run
 CONTENDERS = ("pure", "aiokafka", "quix", "ceiling", "faust1", "faust2")
 
 
+def rates(text: str) -> tuple[int, ...]:
+    """`--latency-rates`: "1000,5000" -> (1000, 5000), each a positive whole number."""
+    try:
+        chosen = tuple(int(rate) for rate in text.split(",") if rate.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not whole numbers: {text!r}") from None
+    if not chosen or min(chosen) <= 0:
+        raise argparse.ArgumentTypeError(f"rates must be positive readings/s: {text!r}")
+    return chosen
+
+
 def parse(argv: list[str]) -> Options:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--n", type=int, default=None, help="raw readings (default 200000)")
     parser.add_argument(
-        "--quick", action="store_true", help="20,000 readings, 5 s latency, 8 s profile"
+        "--quick", action="store_true", help="20,000 readings, 5 s latency a rate, 8 s profile"
     )
-    parser.add_argument("--latency-rate", type=int, default=1000, help="readings/s (1000)")
+    parser.add_argument(
+        "--latency-rates",
+        type=rates,
+        default=Options.latency_rates,
+        help="comma-separated readings/s, a latency run each (1000,5000)",
+    )
     parser.add_argument("--latency-seconds", type=float, default=None, help="seconds (20)")
     parser.add_argument("--profile-seconds", type=int, default=None, help="py-spy seconds (20)")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
@@ -45,7 +61,7 @@ def parse(argv: list[str]) -> Options:
         options.latency_seconds = args.latency_seconds
     if args.profile_seconds is not None:
         options.profile_seconds = args.profile_seconds
-    options.latency_rate = args.latency_rate
+    options.latency_rates = args.latency_rates
     options.profile = not args.no_profile
     options.latency = not args.no_latency
     options.broker = args.broker

@@ -2,7 +2,11 @@
 
 from pathlib import Path
 
-from bench.run import TARGETS, Latency, Report, Result
+from bench.measure import HARNESS, MACHINE, OTHERS
+from bench.run import SUSTAINED_SHARE, TARGETS, Latency, Report, Result
+
+# The cost table's rows: the contenders doing the same work, by name.
+COST_CONTENDERS = ("faust1", "faust2", "aiokafka", "quix")
 
 
 def _num(value: float | None, digits: int = 0) -> str:
@@ -40,24 +44,114 @@ def results_table(report: Report) -> str:
     return "\n".join(rows)
 
 
-def latency_table(latency: Latency | None, rate: int) -> str:
-    if latency is None:
+def _worker_cores(result: Result) -> list[float]:
+    return [cores for name, cores in sorted(result.cores.items()) if name.startswith("worker")]
+
+
+def _workers_cell(result: Result) -> str:
+    cores = _worker_cores(result)
+    if len(cores) < 2:
+        return _num(cores[0] if cores else None, 2)
+    return " + ".join(f"{value:.2f}" for value in cores) + f" = {sum(cores):.2f}"
+
+
+def cores_table(report: Report) -> str:
+    rows = [
+        "| contender | window s | worker(s) | broker | harness | others | all processes |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for result in report.results:
+        if result.cpu_window_s is None:
+            continue
+        rows.append(
+            f"| {result.label} | {_num(result.cpu_window_s, 1)} | {_workers_cell(result)}"
+            f" | {_num(result.cores.get('broker'), 2)} | {_num(result.cores.get(HARNESS), 2)}"
+            f" | {_num(result.cores.get(OTHERS), 2)} | {_num(result.cores.get(MACHINE), 2)} |"
+        )
+    return "\n".join(rows)
+
+
+def cost_table(report: Report) -> str:
+    results = _by_name(report)
+    rows = [
+        "| contender | readings/s | cores the worker(s) used | readings/s per core "
+        "| MiB per 1,000 cities |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name in COST_CONTENDERS:
+        result = results.get(name)
+        if result is None:
+            continue
+        cores = _worker_cores(result)
+        used = sum(cores) if cores else None
+        rows.append(
+            f"| {result.label} | {_num(result.rate)} | {_num(used, 2)}"
+            f" | {_num(_ratio(result.rate, used))}"
+            f" | {_num(report.mib_per_1000_cities.get(name), 1)} |"
+        )
+    return "\n".join(rows)
+
+
+def _cores_cell(cores: dict[str, float]) -> str:
+    names = ("worker", "broker", HARNESS, OTHERS)
+    return " / ".join(_num(cores.get(name), 2) for name in names)
+
+
+def latency_table(latencies: list[Latency]) -> str:
+    if not latencies:
         return "(latency not measured)"
     rows = [
-        "| rate asked | rate achieved | sent | readable | p50 ms | p95 ms | p99 ms | max ms "
-        "| appended p50 / p99 ms | worker peak RSS MiB | note |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-        f"| {rate:,}/s | {_num(latency.achieved_rate)}/s | {latency.sent:,} | {latency.received:,}"
-        f" | {_num(latency.p50_ms, 1)} | {_num(latency.p95_ms, 1)} | {_num(latency.p99_ms, 1)}"
-        f" | {_num(latency.max_ms, 1)}"
-        f" | {_num(latency.appended_p50_ms, 1)} / {_num(latency.appended_p99_ms, 1)}"
-        f" | {_num(latency.rss_mb, 1)} | {latency.note} |",
+        "| rate asked | rate sent | readable/s | behind at last send | sent | readable "
+        "| p50 ms | p95 ms | p99 ms | max ms | appended p50 / p99 ms "
+        "| cores: worker / broker / harness / others | worker peak RSS MiB | note |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: | --- |",
     ]
+    for latency in latencies:
+        rows.append(
+            f"| {latency.rate:,}/s | {_num(latency.sent_rate)}/s | {_num(latency.readable_rate)}/s"
+            f" | {_num(latency.backlog)} | {latency.sent:,} | {latency.received:,}"
+            f" | {_num(latency.p50_ms, 1)} | {_num(latency.p95_ms, 1)}"
+            f" | {_num(latency.p99_ms, 1)} | {_num(latency.max_ms, 1)}"
+            f" | {_num(latency.appended_p50_ms, 1)} / {_num(latency.appended_p99_ms, 1)}"
+            f" | {_cores_cell(latency.cores)} | {_num(latency.rss_mb, 1)} | {latency.note} |"
+        )
     return "\n".join(rows)
 
 
 def _verdict(ok: bool | None) -> str:
     return "-" if ok is None else ("met" if ok else "NOT met")
+
+
+def _at_least(value: float | None, goal: float) -> str:
+    return _verdict(None if value is None else value >= goal)
+
+
+def _scaling_cell(report: Report, scaling: float | None) -> str:
+    """The 2-worker ratio with the cores used by the worker(s) and by everything, 1 then 2."""
+    results = _by_name(report)
+    one, two = results.get("faust1"), results.get("faust2")
+    cell = f"{_num(scaling, 2)} x"
+    if one is None or two is None or not one.cores or not two.cores:
+        return cell
+    workers = f"{_num(sum(_worker_cores(one)), 2)} → {_num(sum(_worker_cores(two)), 2)}"
+    machine = f"{_num(one.cores.get(MACHINE), 2)} → {_num(two.cores.get(MACHINE), 2)}"
+    of = report.machine.get("cores (nproc)", "?")
+    return f"{cell} (cores: workers {workers}, all processes {machine}, of {of})"
+
+
+def _p99_row(rate: int, latency: Latency | None) -> str:
+    goal = f"≤ {TARGETS['p99_ms']:.0f} ms"
+    label = f"p99 produce → readable at {rate:,}/s"
+    if latency is not None and latency.sustained is False:
+        measured = (
+            f"rate not sustained ({_num(latency.readable_rate)}/s readable"
+            f" of {_num(latency.sent_rate)}/s sent)"
+        )
+        return f"| {label} | {goal} | {measured} | NOT met |"
+    p99 = latency.p99_ms if latency else None
+    verdict = _verdict(None if p99 is None else p99 <= TARGETS["p99_ms"])
+    return f"| {label} | {goal} | {_num(p99, 1)} ms | {verdict} |"
 
 
 def targets_table(report: Report) -> str:
@@ -67,25 +161,22 @@ def targets_table(report: Report) -> str:
         found = results.get(name)
         return found.rate if found else None
 
-    faust_quix = _ratio(rate("faust1"), rate("quix"))
     faust_plain = _ratio(rate("faust1"), rate("aiokafka"))
+    faust_quix = _ratio(rate("faust1"), rate("quix"))
     scaling = _ratio(rate("faust2"), rate("faust1"))
-    p99 = report.latency.p99_ms if report.latency else None
+    latencies = {latency.rate: latency for latency in report.latencies}
     rss_values = [r.rss_mb for n, r in results.items() if n.startswith("faust") and r.rss_mb]
     rss = max(rss_values) if rss_values else None
     rows = [
         "| target | goal | measured | verdict |",
         "| --- | ---: | ---: | --- |",
+        f"| Faust (1 worker) / plain aiokafka loop | ≥ {TARGETS['faust_vs_plain']:.1f} x "
+        f"| {_num(faust_plain, 2)} x | {_at_least(faust_plain, TARGETS['faust_vs_plain'])} |",
         f"| Faust (1 worker) / Quix Streams (defaults) | ≥ {TARGETS['faust_vs_quix']:.1f} x "
-        f"| {_num(faust_quix, 2)} x "
-        f"| {_verdict(None if faust_quix is None else faust_quix >= TARGETS['faust_vs_quix'])} |",
-        f"| Faust (1 worker) / plain aiokafka loop | well above 1 x | {_num(faust_plain, 2)} x "
-        f"| {_verdict(None if faust_plain is None else faust_plain > 1.0)} |",
-        f"| 2 Faust workers / 1 worker | ≥ {TARGETS['scaling']:.1f} x | {_num(scaling, 2)} x "
-        f"| {_verdict(None if scaling is None else scaling >= TARGETS['scaling'])} |",
-        f"| p99 produce → readable at {report.options.latency_rate:,}/s "
-        f"| ≤ {TARGETS['p99_ms']:.0f} ms | {_num(p99, 1)} ms "
-        f"| {_verdict(None if p99 is None else p99 <= TARGETS['p99_ms'])} |",
+        f"| {_num(faust_quix, 2)} x | {_at_least(faust_quix, TARGETS['faust_vs_quix'])} |",
+        f"| 2 Faust workers / 1 worker | ≥ {TARGETS['scaling']:.1f} x "
+        f"| {_scaling_cell(report, scaling)} | {_at_least(scaling, TARGETS['scaling'])} |",
+        *(_p99_row(rate, latencies.get(rate)) for rate in report.options.latency_rates),
         f"| Faust worker peak RSS (VmHWM) | ≤ {TARGETS['rss_mb']:.0f} MiB | {_num(rss, 1)} MiB "
         f"| {_verdict(None if rss is None else rss <= TARGETS['rss_mb'])} |",
     ]
@@ -123,7 +214,9 @@ def text_summary(report: Report) -> str:
     return "\n\n".join(
         [
             results_table(report),
-            latency_table(report.latency, report.options.latency_rate),
+            cores_table(report),
+            cost_table(report),
+            latency_table(report.latencies),
             targets_table(report),
         ]
     )
@@ -163,12 +256,35 @@ batches, producer settings and acks: the most any Faust agent drains here.
 records/s = (distinct output records - 1) / (last - first output record's broker timestamp):
 the output topics use `message.timestamp.type=LogAppendTime`, so the broker stamps each record
 on append, the same for every contender, and start-up is not counted. "wall s" is from starting
-the process(es) to the harness seeing all N outputs (start-up, group join and the 0.5 s polling
+the process(es) to the harness seeing all N outputs (start-up, group join and the 0.2 s polling
 included). Peak RSS is `VmHWM` from `/proc/<pid>/status` just before the process is stopped (the
 largest of the workers). "same output" compares the set of output values with the pure loop's,
 byte for byte.
 
 {results_table(report)}
+
+## Cores used while draining
+
+The CPU time of each process (`utime + stime` of `/proc/<pid>/stat`, all its threads, plus its
+children's) from the first time the harness sees an output record to the time it sees all N
+(polling every 0.2 s), divided by that window's wall time: 1.00 is one core busy all the time.
+"worker(s)" is the process doing the work (the Faust worker, the plain loop, the Quix app; each
+of 2 workers, then their sum), "broker" the Kafka broker ("-" when the broker given with
+`--broker` was not started by `scripts/kafka.sh` here), "harness" this benchmark's process
+(polling end offsets; its own threads only), "all processes" every core's busy time from
+`/proc/stat`, and "others" what of it the processes named do not account for: other jobs on the
+machine. Everything runs on the same {report.machine.get("cores (nproc)", "?")} cores
+(`nproc`), none pinned: the broker and the harness share them with the worker(s).
+
+{cores_table(report)}
+
+## Cost
+
+readings/s per core = records/s (the table above) / the cores the worker(s) used while draining:
+what one core of Python buys on the same work. MiB per 1,000 cities comes from the city-scale
+benchmark when its results are in the run ("-" otherwise).
+
+{cost_table(report)}
 
 ## Latency
 
@@ -181,7 +297,16 @@ that time - the time just before `send` of its raw reading (same clock). "append
 output record's broker timestamp (LogAppendTime) instead of the read time: the part of the
 latency before the harness's consumer fetches it.
 
-{latency_table(report.latency, options.latency_rate)}
+One run, with a fresh worker and topics, per rate asked (`--latency-rates`). "rate sent",
+"readable/s" and "behind at last send" are over the counted part, from its first send to its
+last: readings sent per second, readings made readable per second, and readings sent but not yet
+readable at the last send. The rate counts as sustained when the harness sent at least
+{SUSTAINED_SHARE:.0%} of the rate asked and the worker made at least {SUSTAINED_SHARE:.0%} of it
+readable meanwhile; otherwise the backlog grows, the delays measure the queue rather than the
+latency, and the percentiles are left out (the note gives the p99 anyway). The cores are those
+of the counted part, as in the table of cores above.
+
+{latency_table(report.latencies)}
 
 ## Against the targets (one run)
 

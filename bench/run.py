@@ -29,16 +29,27 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.measure import Output, TopicWatch, peak_rss_mb, read_output
+from bench.measure import (
+    CpuSample,
+    CpuWindow,
+    Output,
+    TopicWatch,
+    cores_used,
+    cpu_sample,
+    pace,
+    peak_rss_mb,
+    read_output,
+)
 from bench.profiling import SpyProfile, profile_pure_loop, py_spy, record_worker
 from bench.workload import Enricher, readings
-from tests.harness.kafka import KafkaBroker, create_topics, produce
+from tests.harness.kafka import KafkaBroker, create_topics, produce, recorded_pid
 from tests.harness.paths import REPO
 from tests.harness.ports import free_port
 from tests.harness.processes import Process, faust
 from tests.harness.waiting import poll_until
 
 TARGETS = {
+    "faust_vs_plain": 0.9,
     "faust_vs_quix": 1.0,
     "scaling": 1.6,
     "p99_ms": 50.0,
@@ -49,7 +60,7 @@ TARGETS = {
 @dataclass
 class Options:
     n: int = 200_000
-    latency_rate: int = 1000
+    latency_rates: tuple[int, ...] = (1000, 5000)
     latency_seconds: float = 20.0
     latency_warmup_seconds: float = 2.0
     profile_seconds: int = 20
@@ -75,13 +86,32 @@ class Result:
     distinct: int | None = None
     identical: bool | None = None
     note: str = ""
+    # Cores used over the drain (CPU s / wall s, `cpu_window_s`): "worker" (or "worker 1",
+    # "worker 2"), "broker" and measure.HARNESS, OTHERS, MACHINE.
+    cores: dict[str, float] = field(default_factory=dict)
+    cpu_window_s: float | None = None
+
+
+# A latency run's rate counts as sustained when the harness sent at least this share of the rate
+# asked and the worker made at least this share of what was sent readable while it was sent.
+SUSTAINED_SHARE = 0.95
+
+
+def sustained(asked: float, sent_rate: float, readable_rate: float) -> bool:
+    return sent_rate >= SUSTAINED_SHARE * asked and readable_rate >= SUSTAINED_SHARE * sent_rate
 
 
 @dataclass
 class Latency:
+    rate: int
     sent: int = 0
     received: int = 0
-    achieved_rate: float = 0.0
+    sent_rate: float = 0.0
+    # Over the counted part, from its first send to its last: readings made readable per second,
+    # and those sent but not readable yet at the last send.
+    readable_rate: float = 0.0
+    backlog: int | None = None
+    sustained: bool | None = None
     p50_ms: float | None = None
     p95_ms: float | None = None
     p99_ms: float | None = None
@@ -89,6 +119,7 @@ class Latency:
     appended_p50_ms: float | None = None
     appended_p99_ms: float | None = None
     rss_mb: float | None = None
+    cores: dict[str, float] = field(default_factory=dict)
     note: str = ""
 
 
@@ -101,7 +132,10 @@ class Report:
     preload_s: float = 0.0
     generate_s: float = 0.0
     results: list[Result] = field(default_factory=list)
-    latency: Latency | None = None
+    latencies: list[Latency] = field(default_factory=list)
+    # MiB of worker memory per 1,000 cities, by contender name ("faust1", ...): filled from the
+    # city-scale benchmark's results when it ran; the cost table shows "-" for the others.
+    mib_per_1000_cities: dict[str, float] = field(default_factory=dict)
     spy: SpyProfile | str | None = None
     spy_rate: float | None = None
     pure_profile: str = ""
@@ -173,6 +207,8 @@ class Bench:
         self.run_id = uuid.uuid4().hex[:6]
         self.raw_topic = f"bench-{self.run_id}-raw"
         self.broker = options.broker or ""
+        # Known when kafka.sh started the broker on this machine (ours, or --broker's).
+        self.broker_pid = recorded_pid(int(self.broker.rsplit(":", 1)[1])) if self.broker else None
         self.processes: list[Process] = []
         self.values: list[bytes] = []
         self.expected: set[bytes] = set()
@@ -208,6 +244,16 @@ class Bench:
         env["WEATHER_DATADIR"] = str(self.workdir / f"{name}-data")
         env["WEATHER_WEB_PORT"] = str(free_port())
         return self.spawn(name, faust("worker", "-l", "info"), env)
+
+    def cpu_pids(self, workers: list[Process]) -> dict[str, int]:
+        """The processes whose CPU time is measured besides the harness: worker(s), broker."""
+        if len(workers) == 1:
+            pids = {"worker": workers[0].pid}
+        else:
+            pids = {f"worker {i}": worker.pid for i, worker in enumerate(workers, 1)}
+        if self.broker_pid is not None:
+            pids["broker"] = self.broker_pid
+        return pids
 
     # phases ----------------------------------------------------------------------------------
     async def preload(self) -> None:
@@ -259,9 +305,14 @@ class Bench:
         began = time.time()
         processes = start(out_topic)
         rss: float | None = None
+        cpu = CpuWindow(self.cpu_pids(processes))
         async with TopicWatch(self.broker, out_topic) as watch:
             count = await watch.wait_for(
-                n, timeout, alive=lambda: all(p.alive() for p in processes)
+                n,
+                timeout,
+                alive=lambda: all(p.alive() for p in processes),
+                interval=0.2,
+                observe=cpu.observe,
             )
             wall = time.time() - began
             peaks = [peak_rss_mb(p.pid) for p in processes]
@@ -276,7 +327,9 @@ class Bench:
         for process in processes:
             process.stop()
         output = await read_output(self.broker, out_topic)
-        return self.result_of(name, label, output, wall, rss, note)
+        result = self.result_of(name, label, output, wall, rss, note)
+        result.cores, result.cpu_window_s = cpu.cores(), cpu.seconds
+        return result
 
     def result_of(
         self, name: str, label: str, output: Output, wall: float, rss: float | None, note: str
@@ -335,11 +388,11 @@ class Bench:
 
         return start
 
-    async def latency(self) -> Latency:
+    async def latency(self, rate: int) -> Latency:
         """A running worker fed at a steady rate: produce -> readable time of every record."""
-        rate, seconds = self.options.latency_rate, self.options.latency_seconds
+        seconds = self.options.latency_seconds
         steady_warmup = int(rate * self.options.latency_warmup_seconds)
-        app_id = f"bench-{self.run_id}-latency"
+        app_id = f"bench-{self.run_id}-latency{rate}"
         raw, out = f"{app_id}-raw", f"{app_id}-out"
         await create_topics(self.broker, [raw])
         await create_topics(self.broker, [out], log_append_time=True)
@@ -350,8 +403,8 @@ class Bench:
             f"latency: one worker, {warmup} warm-up readings, then {rate}/s for"
             f" {self.options.latency_warmup_seconds:.0f}s (not counted) + {seconds:.0f}s"
         )
-        worker = self.faust_worker("latency", app_id, raw, out)
-        result = Latency()
+        worker = self.faust_worker(f"latency{rate}", app_id, raw, out)
+        result = Latency(rate)
         sent_at: dict[tuple[str, str], float] = {}
         seen_at: dict[tuple[str, str], float] = {}
         appended_at: dict[tuple[str, str], float] = {}
@@ -390,36 +443,53 @@ class Bench:
                 return result
             steady = pairs[warmup:]
             ids = [ident(value) for _, value in steady]
+            pids = self.cpu_pids([worker])
+            counted_cpu: CpuSample | None = None
             began = time.monotonic()
             sent = 0
             while sent < len(steady):
                 due = min(len(steady), int((time.monotonic() - began) * rate) + 1)
                 while sent < due:
+                    if sent == steady_warmup:
+                        counted_cpu = cpu_sample(pids)
                     key, value = steady[sent]
                     sent_at[ids[sent]] = time.time()
                     await producer.send(raw, value=value, key=key)
                     sent += 1
                 await asyncio.sleep(0.001)
-            result.achieved_rate = len(steady) / (time.monotonic() - began)
+            if counted_cpu is not None:
+                result.cores = cores_used(counted_cpu, cpu_sample(pids))
             await producer.flush()
-            await poll_until(lambda: len(seen_at) >= len(ids) + warmup, 30)
+            await poll_until(lambda: len(seen_at) >= len(ids) + warmup, 30 + seconds)
             result.rss_mb = peak_rss_mb(worker.pid)
             first = sorted(
                 (seen_at[i] - sent_at[i]) * 1000 for i in ids[:steady_warmup] if i in seen_at
             )
+            notes = []
             if len(first) > 1:
                 cut = statistics.quantiles(first, n=100, method="inclusive")[98]
-                result.note = f"first {len(first):,} at the rate not counted (p99 {cut:,.1f} ms)"
+                notes.append(f"first {len(first):,} at the rate not counted (p99 {cut:,.1f} ms)")
             ids = ids[steady_warmup:]
+            readable = sorted(seen_at[i] for i in ids if i in seen_at)
+            result.sent_rate, result.readable_rate, result.backlog = pace(
+                [sent_at[i] for i in ids], readable
+            )
+            result.sustained = sustained(rate, result.sent_rate, result.readable_rate)
             delays = sorted((seen_at[i] - sent_at[i]) * 1000 for i in ids if i in seen_at)
             result.sent, result.received = len(ids), len(delays)
             if delays:
                 cuts = statistics.quantiles(delays, n=100, method="inclusive")
-                result.p50_ms, result.p95_ms, result.p99_ms = cuts[49], cuts[94], cuts[98]
-                result.max_ms = delays[-1]
-                appended = [(appended_at[i] - sent_at[i]) * 1000 for i in ids if i in appended_at]
-                cuts = statistics.quantiles(appended, n=100, method="inclusive")
-                result.appended_p50_ms, result.appended_p99_ms = cuts[49], cuts[98]
+                if result.sustained:
+                    result.p50_ms, result.p95_ms, result.p99_ms = cuts[49], cuts[94], cuts[98]
+                    result.max_ms = delays[-1]
+                    appended = [
+                        (appended_at[i] - sent_at[i]) * 1000 for i in ids if i in appended_at
+                    ]
+                    cuts = statistics.quantiles(appended, n=100, method="inclusive")
+                    result.appended_p50_ms, result.appended_p99_ms = cuts[49], cuts[98]
+                else:
+                    notes.insert(0, unsustained(result, cuts[98]))
+            result.note = "; ".join(notes)
         finally:
             done.set()
             await reader
@@ -494,7 +564,8 @@ class Bench:
                 await self.kafka_contender("faust2", "Faust workers, 2", self.start_faust(2))
             )
         if self.options.latency:
-            self.report.latency = await self.latency()
+            for rate in self.options.latency_rates:
+                self.report.latencies.append(await self.latency(rate))
         if self.options.profile:
             await self.profile()
         self.report.duration_s = time.monotonic() - began
@@ -541,10 +612,23 @@ def as_json(report: Report) -> dict[str, Any]:
         "command": report.options.command,
         "n": report.options.n,
         "results": [vars(result) for result in report.results],
-        "latency": vars(report.latency) if report.latency else None,
+        "latencies": [vars(latency) for latency in report.latencies],
+        "mib_per_1000_cities": report.mib_per_1000_cities,
         "profile_samples": spy.samples if isinstance(spy, SpyProfile) else None,
         "duration_s": report.duration_s,
     }
+
+
+def unsustained(latency: Latency, p99_ms: float) -> str:
+    """Why a latency run's percentiles are not reported: who did not keep the rate."""
+    if latency.sent_rate < SUSTAINED_SHARE * latency.rate:
+        why = f"the harness sent only {latency.sent_rate:,.0f}/s"
+    else:
+        why = (
+            f"the worker made {latency.readable_rate:,.0f}/s readable of"
+            f" {latency.sent_rate:,.0f}/s sent, {latency.backlog:,} behind at the last send"
+        )
+    return f"**rate not sustained**: {why} (p99 {p99_ms:,.0f} ms: time queued, not latency)"
 
 
 def observations(values: Iterable[bytes]) -> set[tuple[str, str]]:

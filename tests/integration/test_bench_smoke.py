@@ -58,8 +58,12 @@ def test_the_bench_harness_completes_and_writes_a_well_formed_table(
         else:  # exactly what the pure loop wrote
             assert result["distinct"] == 2000, result
             assert result["identical"] is True, result
-    assert data["latency"]["sent"] == 2000
-    assert data["latency"]["received"] == 2000
+    assert [latency["rate"] for latency in data["latencies"]] == [1000, 5000]
+    for latency in data["latencies"]:
+        assert latency["sent"] == latency["rate"] * 2, latency
+        assert latency["received"] == latency["sent"], latency  # each readable, if late
+    faust2 = data["results"][-1]
+    assert set(faust2["cores"]) >= {"worker 1", "worker 2", "broker", "harness", "all processes"}
 
     table = output.read_text()
     assert "| contender | records/s |" in table
@@ -67,4 +71,7 @@ def test_the_bench_harness_completes_and_writes_a_well_formed_table(
     for label in (*labels, "Faust workers, 2"):
         assert f"| {label}" in table
     assert "| target | goal | measured | verdict |" in table
-    assert run.stdout.count("| contender |") == 1
+    assert "| contender | window s | worker(s) | broker |" in table
+    assert "| contender | readings/s | cores the worker(s) used | readings/s per core |" in table
+    assert "| p99 produce → readable at 5,000/s |" in table
+    assert run.stdout.count("| contender | records/s |") == 1

@@ -1,0 +1,16 @@
+import pytest
+
+from bench.__main__ import parse
+
+
+def test_latency_runs_at_1000_and_5000_per_second_unless_told():
+    assert parse([]).latency_rates == (1000, 5000)
+    assert parse(["--quick"]).latency_rates == (1000, 5000)
+    assert parse(["--latency-rates", "2000"]).latency_rates == (2000,)
+    assert parse(["--latency-rates", "500,1000,5000"]).latency_rates == (500, 1000, 5000)
+
+
+@pytest.mark.parametrize("rates", ["", "0", "1000,-5", "fast"])
+def test_latency_rates_must_be_positive_whole_numbers(rates: str):
+    with pytest.raises(SystemExit):
+        parse(["--latency-rates", rates])
