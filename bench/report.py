@@ -280,9 +280,9 @@ machine. Everything runs on the same {report.machine.get("cores (nproc)", "?")} 
 
 ## Cost
 
-readings/s per core = records/s (the table above) / the cores the worker(s) used while draining:
-what one core of Python buys on the same work. MiB per 1,000 cities comes from the city-scale
-benchmark when its results are in the run ("-" otherwise).
+readings/s per core = records/s (the throughput table) / the cores the worker(s) used while
+draining: what one core of Python buys on the same work. MiB per 1,000 cities comes from the
+city-scale benchmark when its results are in the run ("-" otherwise).
 
 {cost_table(report)}
 
