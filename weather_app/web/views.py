@@ -7,11 +7,11 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 
 from models import LastSeen, StoredSamples
 from weather_app.app import app, history, last_seen, settings
+from weather_app.faust_internals.sensors import serve_prometheus_metrics
 from weather_app.rules.freshness import max_age_seconds
 from weather_app.rules.timestamps import format_rfc3339, from_epoch, parse_rfc3339
 from weather_app.web.ownership import is_local, owner_url
@@ -22,7 +22,7 @@ DASHBOARD_HTML = (files("weather_app.web") / "static" / "dashboard.html").read_t
 )
 PEER_TIMEOUT = aiohttp.ClientTimeout(total=3)
 
-setup_prometheus_sensors(app, name_prefix="weather")
+serve_prometheus_metrics(app, name_prefix="weather")
 
 
 def city_document(
