@@ -9,9 +9,9 @@ entries only then, so they never get ahead of their changelogs.
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from faust import Stream, StreamT
+from faust import StreamT
 from faust.types import EventT
 
 from models.codec import encode_key, encode_record
@@ -27,6 +27,7 @@ from weather_app.app import (
     settings,
 )
 from weather_app.broker.outbox import Outbox, OutgoingRecord
+from weather_app.faust_internals.batches import take_batches
 from weather_app.faust_internals.tables import changelog_record, write_table
 from weather_app.faust_internals.transactions import ack_when_handled, sending_for
 from weather_app.metrics import invalid_messages, published_records, rekeyed_readings
@@ -42,13 +43,14 @@ PROCESSING_ERROR = "processing_error"
 
 @app.agent(raw_topic)
 async def enrich_readings(stream: StreamT[bytes]) -> Any:
-    # Batches, so that each city's tables are read and written once per batch, not per reading.
-    # `ack_when_handled` acknowledges a batch's events only when `enrich_batch` returns, and keeps
-    # Faust from acknowledging them when it raises (weather_app.faust_internals.transactions).
-    batches = cast(Stream[bytes], stream).take_events  # StreamT does not declare take_events
-    async for events in batches(settings.stream.batch_size, within=settings.stream.batch_seconds):
+    # Batches, so that each city's tables are read and written once per batch, not per reading,
+    # taken without Faust's per-event stream machinery (weather_app.faust_internals.batches).
+    # `ack_when_handled` acknowledges a batch's events only when `enrich_batch` returns
+    # (weather_app.faust_internals.transactions).
+    batches = take_batches(stream, settings.stream.batch_size, settings.stream.batch_seconds)
+    async for events in batches:
         try:
-            async with ack_when_handled(stream, events):
+            async with ack_when_handled(events):
                 await enrich_batch(events)
         except Exception as error:
             # The batch stays unacknowledged: the worker stops without committing past it and

@@ -34,7 +34,6 @@ from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from faust import StreamT
 from faust.streams import current_event
 from faust.transport.consumer import TransactionManager
 from faust.types import TP, EventT
@@ -50,29 +49,16 @@ _source: ContextVar[TP | None] = ContextVar("weather_transaction_source", defaul
 
 
 @asynccontextmanager
-async def ack_when_handled(
-    stream: StreamT[Any], events: Sequence[EventT[Any]]
-) -> AsyncIterator[None]:
+async def ack_when_handled(events: Sequence[EventT[Any]]) -> AsyncIterator[None]:
     """Handle `events` whole between two commits, acknowledging them once handled.
 
-    If handling raises (or is cancelled), the events are never acknowledged: `Stream.take_events`
-    acks a batch in a `finally` even when the agent's body raised, and the next commit would then
-    skip readings that were never delivered. Each event's own ack is made a no-op instead, so its
-    offset is never committed (pinned in tests/unit/agents/test_enrich_agent.py).
+    If handling raises (or is cancelled), the events are never acknowledged, so their offsets
+    are never committed: whichever worker reads their partitions next handles them again.
     """
     async with _between_batches:
-        try:
-            yield
-        except BaseException:
-            for event in events:
-                setattr(event, "ack", _withheld)  # noqa: B010 (an instance attribute over the method)
-            raise
+        yield
         for event in events:
-            await stream.ack(event)  # Faust acks them again afterwards: a no-op
-
-
-def _withheld() -> bool:
-    return False
+            event.ack()
 
 
 @contextmanager

@@ -2,7 +2,6 @@
 
 import asyncio
 import base64
-from contextlib import asynccontextmanager
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
@@ -22,7 +21,6 @@ from weather_app.app import (
     raw_topic,
     settings,
 )
-from weather_app.errors import DeliveryFailed
 from weather_app.metrics import rekeyed_readings
 from weather_app.rules.partitioning import home_partition
 
@@ -318,22 +316,3 @@ async def test_a_batch_that_cannot_be_delivered_is_not_acked_and_stops_the_worke
     [call] = stop_worker.call_args_list
     assert "KafkaTimeoutError" in call.args[0]
     assert "Paris" not in last_seen
-
-
-async def test_faust_acks_a_batch_whose_handler_raised_which_processing_prevents(stop_worker):
-    """Pins faust-streaming 0.15.3: `take_events` acks a batch in a `finally`."""
-
-    @asynccontextmanager
-    async def without_withholding(stream, events):
-        yield
-
-    failing = AsyncMock(side_effect=DeliveryFailed("refused"))
-    with patch("agents.enrich.enrich_batch", failing):
-        with patch("agents.enrich.ack_when_handled", without_withholding):
-            async with enrich_readings.test_context() as agent:
-                acked_by_faust = await put(agent, "Paris", b"{}")
-        async with enrich_readings.test_context() as agent:
-            withheld = await put(agent, "Paris", b"{}")
-    assert acked_by_faust.message.acked
-    assert not withheld.message.acked
-    assert stop_worker.call_count == 2
