@@ -37,10 +37,9 @@ FAUST_STREAM_OPTIONS: Mapping[str, Any] = MappingProxyType(
         # holds a whole agent batch (WEATHER_BATCH_SIZE readings of ~300 bytes) and stays under
         # the broker's 1 MiB message.max.bytes.
         "producer_max_batch_size": 256 * 1024,
-        # Faust's repaired Cython fast paths (opt-in since 0.14): the stream takes events already
-        # queued without a task per event. The enrich agent's throughput depends on it
-        # (BENCHMARKS.md).
-        "cython_optimizations": True,
+        # A fetch hands over at most this many records (Faust: no limit, ~20,000 at once from
+        # a backlog, which filled the agent's queue and held every partition back together).
+        "broker_max_poll_records": 1000,
     }
 )
 

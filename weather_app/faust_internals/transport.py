@@ -33,6 +33,7 @@ before, stops on "persisted offset ... higher than ... highwater (2120 > -1)". H
 asked of the broker and is one past the last record recovery will be given.
 """
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -42,10 +43,12 @@ from typing import Any, cast
 
 import aiokafka
 from faust.tables.manager import TableManager
-from faust.transport.consumer import RecordMap
+from faust.transport.consumer import CONSUMER_FETCHING, RecordMap
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
-from mode import Service
+from mode import Service, ServiceT
+
+from weather_app.faust_internals.delivery import Delivery
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +59,18 @@ TAIL_WINDOW_GROWTH = 16
 # A table recovery still running after this long is named in a warning, again at this interval.
 # Recovering the app's changelogs takes a few seconds.
 RECOVERY_REPORT_SECONDS = 10.0
+# How long the broker may hold a fetch that finds no new record. The consumer has one fetch in
+# flight per broker, for the partitions that have no fetched records waiting: while it is held
+# (Faust asks for 1,500 ms), partitions whose records run out are not fetched, and a worker
+# draining a backlog stalled for up to that long every few thousand records (BENCHMARKS.md).
+FETCH_MAX_WAIT_MS = 20
+# While the queues hold back some partitions (Faust's backpressure), a fetch asks only for the
+# others and returns when records arrive for them, or after this long; the ones held back
+# resume in the meantime and wait for it. Otherwise a fetch waits up to 1 s.
+FETCH_TIMEOUT_SECONDS = 1.0
+FETCH_TIMEOUT_WHILE_HELD_BACK_SECONDS = 0.05
+# The Fetcher lets other tasks run after this many messages of one fetch (as Faust's does).
+YIELD_EVERY = 100
 
 
 async def end_of_records(
@@ -123,6 +138,13 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.last_seek_of = {}
+
+    def _create_worker_consumer(
+        self, transport: faust_aiokafka.Transport
+    ) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         committed: Mapping[TP, int] = await self.call_thread(self._seek_to_committed)
@@ -202,6 +224,7 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class Consumer(faust_aiokafka.Consumer):
+    _delivery: Delivery | None = None
     _read_offsets_after_seek: Mapping[TP, int | None] = MappingProxyType({})
     _held_back: set[TP] | None = None
     _recovering_since: float | None = None
@@ -274,6 +297,57 @@ class Consumer(faust_aiokafka.Consumer):
                     # The seek ran while this record was delivered, and the Fetcher has just
                     # marked it read over the read offset the seek set: put that back.
                     self._read_offset[tp] = self._read_offsets_after_seek[tp]
+
+    async def _drain_messages(self, fetcher: ServiceT) -> None:
+        # Faust's Fetcher loop (faust/transport/consumer.py, 0.15.3), with each message handed
+        # to its queues at once where nothing has to wait (weather_app.faust_internals.delivery)
+        # instead of through `wait_first(callback(message), ...)`.
+        delivery = self._delivery = self._delivery or Delivery(self.app)
+        callback = self.callback
+        consumer_should_stop = cast(Service, self)._stopped.is_set
+        fetcher_should_stop = cast(Service, fetcher)._stopped.is_set
+        read_offset = self._read_offset
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        messages_since_yield = 0
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                self.diag.set_flag(CONSUMER_FETCHING)
+                timeout = (
+                    FETCH_TIMEOUT_WHILE_HELD_BACK_SECONDS
+                    if self._buffered_partitions
+                    else FETCH_TIMEOUT_SECONDS
+                )
+                records = self.getmany(timeout=timeout)
+                await self.sleep(0)
+                if not self.should_stop:
+                    async for tp, message in records:
+                        messages_since_yield += 1
+                        if messages_since_yield > YIELD_EVERY:
+                            await asyncio.sleep(0)
+                            messages_since_yield = 0
+                        offset = message.offset
+                        last_read = read_offset[tp]
+                        if last_read is not None and offset < last_read:
+                            continue  # delivered before
+                        if last_read and offset - last_read > 1 and acks_enabled_for(tp.topic):
+                            await self._add_gap(tp, last_read + 1, offset)
+                        if self._commit_every is not None and self._n_acked >= self._commit_every:
+                            self._n_acked = 0
+                            await self.commit()
+                        if not delivery.deliver_now(tp, message):
+                            await self.wait_first(callback(message), self.suspend_flow.wait())
+                        read_offset[tp] = offset
+                self.diag.unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                return
+            raise
+        finally:
+            self.diag.unset_flag(CONSUMER_FETCHING)
 
 
 class Transport(faust_aiokafka.Transport):

@@ -1,3 +1,4 @@
+import asyncio
 import logging
 from types import SimpleNamespace
 from typing import Any, cast
@@ -9,8 +10,16 @@ from faust.tables.recovery import RecoveryStats
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.transports import ConsumerT
+from faust.types.tuples import ConsumerMessage
 
-from weather_app.faust_internals.transport import ConsumerThread, Transport, end_of_records
+from weather_app.faust_internals.transport import (
+    FETCH_MAX_WAIT_MS,
+    FETCH_TIMEOUT_SECONDS,
+    FETCH_TIMEOUT_WHILE_HELD_BACK_SECONDS,
+    ConsumerThread,
+    Transport,
+    end_of_records,
+)
 
 CHANGELOG, RAW = TP("app-history-changelog", 0), TP("app-raw", 1)
 FETCHED = {
@@ -259,3 +268,75 @@ def test_a_finished_recovery_is_not_reported_and_the_next_one_is_timed_afresh(
     assert not caplog.records
     consumer.report_slow_recovery(1041.0)
     assert "has waited 10s" in caplog.records[0].getMessage()
+
+
+async def test_the_broker_holds_an_empty_fetch_briefly_not_faust_s_one_and_a_half_seconds(thread):
+    """One fetch in flight per broker: while the broker holds one for partitions with nothing
+    new, the partitions whose fetched records run out wait for it (a drained backlog stalled)."""
+    transport = thread.transport
+    faust_s = faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer(thread, transport)
+    assert faust_s._fetch_max_wait_ms == 1500
+    assert thread._create_worker_consumer(transport)._fetch_max_wait_ms == FETCH_MAX_WAIT_MS == 20
+
+
+class Fetches:
+    """The Fetcher's side of `Consumer.getmany`: each call yields one fetch, then stops it."""
+
+    def __init__(self, fetcher: Any, *fetches: list[tuple[TP, Any]]) -> None:
+        self.fetcher = fetcher
+        self.fetches = list(fetches)
+        self.timeouts: list[float] = []
+
+    async def getmany(self, timeout: float) -> Any:  # noqa: ASYNC109 (Faust's signature)
+        self.timeouts.append(timeout)
+        if not self.fetches:
+            self.fetcher._stopped.set()
+            return
+        for tp, message in self.fetches.pop(0):
+            yield tp, message
+
+
+def not_taken(*args: Any) -> Any:
+    raise AssertionError("a message went through Faust's per-message path")
+
+
+def fetched(tp: TP, offset: int) -> Any:
+    return ConsumerMessage(tp.topic, tp.partition, offset, 0.0, 0, None, b"k", b"v", None)
+
+
+async def test_the_fetcher_hands_each_new_message_to_its_queue_and_notes_gaps(thread, monkeypatch):
+    app = thread.app
+    consumer = app.consumer
+    app.flow_control.resume()
+    app.topics._acking_topics.add(RAW.topic)
+    iterator = aiter(app.topic(RAW.topic, value_type=bytes, value_serializer="raw"))
+    await app.topics.on_partitions_assigned({RAW})
+    consumer._read_offset[RAW] = 4
+    fetcher = SimpleNamespace(_stopped=asyncio.Event())
+    fetches = Fetches(
+        fetcher,
+        [(RAW, fetched(RAW, 3)), (RAW, fetched(RAW, 5)), (RAW, fetched(RAW, 8))],
+    )
+    monkeypatch.setattr(consumer, "getmany", fetches.getmany)
+    gaps: list[tuple[TP, int, int]] = []
+
+    async def add_gap(tp: TP, first: int, last: int) -> None:
+        gaps.append((tp, first, last))
+
+    monkeypatch.setattr(consumer, "_add_gap", add_gap)
+    monkeypatch.setattr(consumer, "wait_first", not_taken)
+    await asyncio.wait_for(consumer._drain_messages(fetcher), 2.0)
+    assert [event.message.offset for event in iterator.queue._queue] == [5, 8]  # 3: read before
+    assert consumer._read_offset[RAW] == 8
+    assert gaps == [(RAW, 6, 8)]  # offsets no record will ever be given for (markers)
+    assert fetches.timeouts == [FETCH_TIMEOUT_SECONDS, FETCH_TIMEOUT_SECONDS]
+
+
+async def test_while_a_partition_is_held_back_a_fetch_waits_briefly(thread, monkeypatch):
+    consumer = thread.app.consumer
+    consumer._buffered_partitions.add(RAW)
+    fetcher = SimpleNamespace(_stopped=asyncio.Event())
+    fetches = Fetches(fetcher)
+    monkeypatch.setattr(consumer, "getmany", fetches.getmany)
+    await asyncio.wait_for(consumer._drain_messages(fetcher), 2.0)
+    assert fetches.timeouts == [FETCH_TIMEOUT_WHILE_HELD_BACK_SECONDS]
