@@ -66,6 +66,13 @@ async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
     outbox = Outbox(await app.maybe_start_producer(), retry=not exactly_once)
     output = enriched_topic.get_topic_name()
     enriched_count = rekeyed = 0
+
+    def held(city: str) -> bool:
+        return batch.holds(city) or city in last_seen
+
+    def cities_held() -> int:
+        return len(last_seen) + batch.new_cities
+
     for event in events:
         message = event.message
         with sending_for(event):  # its records join its partition's transaction (exactly_once)
@@ -80,8 +87,7 @@ async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
                     await outbox.send(OutgoingRecord(message.topic, key, event.value))
                     rekeyed += 1
                     continue
-                held = batch.holds(reading.city) or reading.city in last_seen
-                admission.check(reading.city, held, len(last_seen) + batch.new_cities)
+                admission.check(reading.city, held, cities_held)
             except InvalidReading as invalid:
                 await outbox.send(dead_letter_record(event, invalid.reason, invalid.detail, now))
                 continue

@@ -29,8 +29,8 @@ only after the seek (in `weather_app.faust_internals.transport`, for both guaran
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -61,14 +61,22 @@ async def ack_when_handled(events: Sequence[EventT[Any]]) -> AsyncIterator[None]
             event.ack()
 
 
-@contextmanager
-def sending_for(event: EventT[Any]) -> Iterator[None]:
-    """Records sent in this block belong to the transaction of `event`'s input partition."""
-    token = _source.set(TP(event.message.topic, event.message.partition))
-    try:
-        yield
-    finally:
-        _source.reset(token)
+class sending_for:
+    """Records sent in this block belong to the transaction of `event`'s input partition.
+
+    A class, not a generator-based context manager: it is entered once per reading.
+    """
+
+    __slots__ = ("_source", "_token")
+
+    def __init__(self, event: EventT[Any]) -> None:
+        self._source = TP(event.message.topic, event.message.partition)
+
+    def __enter__(self) -> None:
+        self._token = _source.set(self._source)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _source.reset(self._token)
 
 
 class SourcePartitionTransactionManager(TransactionManager):

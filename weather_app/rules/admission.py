@@ -2,7 +2,7 @@
 metric series for good, so only the configured cities, or a bounded number of others when asked.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from weather_app.rules.validation import InvalidReading
 
@@ -17,12 +17,15 @@ class CityAdmission:
         """Whether readings of `city` are enriched at all (so watched and measured)."""
         return self.accept_unknown or city in self.configured
 
-    def check(self, city: str, held: bool, cities_held: int) -> None:
+    def check(self, city: str, held: Callable[[str], bool], cities_held: Callable[[], int]) -> None:
         """Raise `InvalidReading` unless a reading of `city` may be enriched.
 
-        `held`: the worker's tables already hold the city; `cities_held`: how many they hold.
+        `held(city)`: whether the worker's tables already hold the city; `cities_held()`: how many
+        they hold. Asked only for a city outside the configuration.
         """
-        if city in self.configured or (held and self.accept_unknown):
+        if city in self.configured:
+            return
+        if self.accept_unknown and held(city):
             return
         if not self.accept_unknown:
             raise InvalidReading(
@@ -30,8 +33,9 @@ class CityAdmission:
                 f"{city!r} is not a configured city (WEATHER_CITIES, WEATHER_CITIES_FILE; "
                 "WEATHER_ACCEPT_UNKNOWN_CITIES=1 accepts others)",
             )
-        if cities_held >= self.max_cities:
+        count = cities_held()
+        if count >= self.max_cities:
             raise InvalidReading(
                 "too_many_cities",
-                f"{city!r} would be city {cities_held + 1} > WEATHER_MAX_CITIES={self.max_cities}",
+                f"{city!r} would be city {count + 1} > WEATHER_MAX_CITIES={self.max_cities}",
             )

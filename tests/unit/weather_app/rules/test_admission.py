@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 from weather_app.rules.admission import CityAdmission
@@ -6,7 +8,7 @@ from weather_app.rules.validation import InvalidReading
 
 def reason(admission: CityAdmission, city: str, held: bool, cities_held: int) -> str | None:
     try:
-        admission.check(city, held, cities_held)
+        admission.check(city, lambda _: held, lambda: cities_held)
     except InvalidReading as refused:
         return refused.reason
     return None
@@ -34,6 +36,13 @@ def test_accepted_unknown_cities_stop_at_the_maximum_but_held_ones_go_on():
 
 def test_the_refusal_names_the_setting_to_change():
     with pytest.raises(InvalidReading, match="WEATHER_ACCEPT_UNKNOWN_CITIES"):
-        CityAdmission([], accept_unknown=False, max_cities=1).check("X", False, 0)
+        CityAdmission([], accept_unknown=False, max_cities=1).check("X", lambda _: False, lambda: 0)
     with pytest.raises(InvalidReading, match="WEATHER_MAX_CITIES=1"):
-        CityAdmission([], accept_unknown=True, max_cities=1).check("X", False, 1)
+        CityAdmission([], accept_unknown=True, max_cities=1).check("X", lambda _: False, lambda: 1)
+
+
+def test_the_tables_are_asked_nothing_about_a_configured_city():
+    def not_asked(*args: object) -> Any:
+        raise AssertionError("asked")
+
+    CityAdmission(["Paris"], accept_unknown=True, max_cities=1).check("Paris", not_asked, not_asked)
