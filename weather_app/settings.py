@@ -318,13 +318,16 @@ class StreamSettings:
         ),
         default=1000,
     )
+    # A batch is what the consumer queued while the previous one was handled; waiting for more
+    # made bigger batches under a light load only, at the price of latency (BENCHMARKS.md).
     batch_seconds: float = setting(
         Variable(
             "WEATHER_BATCH_SECONDS",
-            seconds_in(0.001, 10.0),
-            "longest wait for a batch to fill (adds at most this much latency)",
+            seconds_in(0.0, 10.0),
+            "longest wait for a batch to fill beyond what is queued (adds at most this much "
+            "latency; 0: take what is queued)",
         ),
-        default=0.01,
+        default=0.0,
     )
     accept_unknown_cities: bool = setting(
         Variable(

@@ -109,7 +109,7 @@ def test_values_are_stripped_and_an_empty_value_means_the_default():
         (
             "WEATHER_BATCH_SECONDS",
             "11",
-            "WEATHER_BATCH_SECONDS='11' is invalid: expected seconds in 0.001..10",
+            "WEATHER_BATCH_SECONDS='11' is invalid: expected seconds in 0..10",
         ),
         (
             "VISUAL_CROSSING_DAILY_BUDGET",
