@@ -1,5 +1,5 @@
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 from unittest.mock import PropertyMock, patch
 
 import orjson
@@ -10,7 +10,12 @@ from faust.types import TP
 from models import Sample, StoredSamples
 from models.codec import encode_key
 from weather_app.app import app, history, last_seen, settings
-from weather_app.faust_internals.tables import RocksDBStore, changelog_record, write_table
+from weather_app.faust_internals.tables import (
+    RocksDBStore,
+    Table,
+    changelog_record,
+    write_table,
+)
 from weather_app.rules.partitioning import home_partition
 
 PARTITIONS = settings.stream.partitions
@@ -54,7 +59,7 @@ def rocksdb_history(tmp_path):
         patch.object(RocksDBStore, "path", new_callable=PropertyMock, return_value=tmp_path),
         patch.object(app.assignor, "assigned_actives", return_value=actives),
     ):
-        store = history._new_store_by_url("rocksdb://")
+        store = cast(Table, history)._new_store_by_url("rocksdb://")
         assert isinstance(store, RocksDBStore)
         with patch.object(history, "_data", store):
             yield store
@@ -127,9 +132,10 @@ def test_recovery_into_rocksdb_ignores_entries_off_their_home_partition(rocksdb_
     assert history.get("Rome") == samples(7.0)
     topic = history.changelog_topic.get_topic_name()
     assert rocksdb_history.persisted_offset(TP(topic, home)) == 5
-    assert rocksdb_history._dbs.get(stray) is None or rocksdb_history._dbs[stray].get(
-        encode_key("Rome")
-    ) is None
+    assert (
+        rocksdb_history._dbs.get(stray) is None
+        or rocksdb_history._dbs[stray].get(encode_key("Rome")) is None
+    )
 
 
 def test_write_table_sets_a_memory_table_s_entry():
