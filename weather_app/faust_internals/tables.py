@@ -55,9 +55,11 @@ class Table(faust.Table):  # type: ignore[type-arg]  # faust.Table is generic on
 class RocksDBStore(rocksdb.Store):
     """Faust's RocksDB store (on rocksdict) with each key in its home partition's database.
 
-    Faust's picks the database from `current_event()`: in the enrich agent's batches that is the
-    stream's latest event, of whichever partition it came from. Its `len()` reads every key of
+    Faust's reads pick the database from `current_event()`: in the enrich agent's batches that is
+    the stream's latest event, of whichever partition it came from. Its `len()` reads every key of
     every database; the admission check asks it for each reading, so the counts are kept here.
+    Entries are written by `write_table` only (Faust's `table[key] = value` would pick the
+    database of `current_event()` too).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -103,16 +105,6 @@ class RocksDBStore(rocksdb.Store):
 
     def _contains(self, key: bytes) -> bool:
         return self._get(key) is not None
-
-    def _set(self, key: bytes, value: bytes | None) -> None:
-        partition = self._home_partition(key)
-        self._key_counts.pop(partition, None)
-        self._db_for_partition(partition).put(key, value)
-
-    def _del(self, key: bytes) -> None:
-        partition = self._home_partition(key)
-        self._key_counts.pop(partition, None)
-        self._db_for_partition(partition).delete(key)
 
     def _size(self) -> int:
         actives = self.app.assignor.assigned_actives()
