@@ -1,14 +1,14 @@
 """Cost as cities grow: one worker watching N cities (a generated WEATHER_CITIES_FILE, simulated
 weather), with each table store.
 
-For each size and store a fresh app (its own topics and changelogs) runs the real worker until
-`ROUNDS` rounds of the ingest timer are enriched, then: its resident memory (VmRSS, and the peak
-VmHWM), how fast it enriched the last round, and whether that round was done within 60 s (one
-reading per city a minute). The worker is stopped with SIGTERM and started again on the same data
-directory: the recovery time is from starting the process to Faust's "Recovery complete" log
-line (the tables rebuilt from their changelogs, or from RocksDB and the changelogs' tail).
-Last, the start-up scan for stray changelog entries (weather_app.broker.changelogs) is timed on
-the memory run's changelogs.
+For each size (and a 60-city baseline) and store a fresh app (its own topics and changelogs)
+runs the real worker until `ROUNDS` rounds of the ingest timer are enriched, then: its resident
+memory (VmRSS, and the peak VmHWM), how fast it enriched the last round, and whether that round
+was done within 60 s (one reading per city a minute). The worker is stopped with SIGTERM and
+started again on the same data directory: the recovery time is from starting the process to
+Faust's "Recovery complete" log line (the tables rebuilt from their changelogs, or from RocksDB
+and the changelogs' tail). Last, the start-up scan for stray changelog entries
+(weather_app.broker.changelogs) is timed on the memory run's changelogs.
 
 The timer's interval is 60 s from 50,000 cities up; below, rounds come every max(5, N / 1,000) s
 so that small sizes take seconds, not minutes: a round's work is N readings whatever the
@@ -38,6 +38,7 @@ from tests.harness.processes import Process, faust
 from weather_app.broker.changelogs import remove_stray_entries
 
 SIZES = (1_000, 10_000, 100_000)
+BASELINE_CITIES = 60  # always run too: memory per city is counted above it
 STORES = ("memory", "rocksdb")
 ROUNDS = 2
 REAL_INTERVAL_FROM = 50_000
@@ -178,7 +179,7 @@ class CityBench:
 
     async def measure(self, sizes: Iterable[int]) -> list[CitySize]:
         results = []
-        for cities in sizes:
+        for cities in sorted({BASELINE_CITIES, *sizes}):
             size = CitySize(cities, interval_for(cities))
             path = cities_file(self.workdir / f"cities-{cities}.json", cities)
             for store in STORES:

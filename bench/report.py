@@ -212,7 +212,8 @@ def spy_section(report: Report) -> str:
 
 
 def mib_per_1000_cities(sizes: list[CitySize], run: StoreRun, cities: int) -> float | None:
-    """VmRSS above the smallest size's run with the same store, per 1,000 cities more."""
+    """VmRSS above the smallest size's (the baseline's) run with the same store, per 1,000 cities
+    more."""
     smallest = min(sizes, key=lambda size: size.cities)
     base = next((r for r in smallest.runs if r.store == run.store), None)
     if cities == smallest.cities or base is None or base.rss_mb is None or run.rss_mb is None:
@@ -267,8 +268,8 @@ below: a round is one reading per city whatever the interval. Of the last round 
 timestamps): enriched/s from its first to its last enriched record (bounded by how fast the
 timer, in the same worker, publishes it: "published in s"), and from its first raw record to its
 last enriched one, which says whether one reading per city a minute is kept up with. VmRSS and
-VmHWM are read once both rounds are enriched; MiB / 1,000 cities is the VmRSS above the smallest
-size's, same store. Recovery: the worker is stopped (SIGTERM) and started on the same data
+VmHWM are read once both rounds are enriched; MiB / 1,000 cities is the VmRSS above the 60-city
+baseline's, same store. Recovery: the worker is stopped (SIGTERM) and started on the same data
 directory; seconds from starting the process to Faust's `Recovery complete` log line, and of
 those the changelog reading (`Restoring state` → `Done reading`). The memory store reads every
 changelog record (2 rounds: 2 per city and table, not compacted yet); RocksDB only those after
