@@ -265,5 +265,28 @@ class CityBench:
         return time.monotonic() - began
 
 
+def mib_per_1000_cities(sizes: list[CitySize], size: CitySize, run: StoreRun) -> float | None:
+    """VmRSS above the smallest size's (the baseline's) run with the same store, per 1,000
+    cities more."""
+    smallest = min(sizes, key=lambda each: each.cities)
+    base = next((each for each in smallest.runs if each.store == run.store), None)
+    if size is smallest or base is None or base.rss_mb is None or run.rss_mb is None:
+        return None
+    return (run.rss_mb - base.rss_mb) / (size.cities - smallest.cities) * 1000
+
+
+def worker_mib_per_1000_cities(sizes: list[CitySize]) -> dict[str, float]:
+    """The cost table's entry: the one-worker contender (memory store, the default) at the
+    largest size."""
+    if not sizes:
+        return {}
+    largest = max(sizes, key=lambda each: each.cities)
+    for run in largest.runs:
+        cost = mib_per_1000_cities(sizes, largest, run) if run.store == "memory" else None
+        if cost is not None:
+            return {"faust1": cost}
+    return {}
+
+
 def cities_json(sizes: list[CitySize]) -> list[dict[str, Any]]:
     return [{**vars(size), "runs": [vars(run) for run in size.runs]} for size in sizes]

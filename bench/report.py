@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from bench.cities import CitySize, StoreRun
+from bench.cities import CitySize, mib_per_1000_cities
 from bench.measure import HARNESS, MACHINE, OTHERS
 from bench.run import SUSTAINED_SHARE, TARGETS, Latency, Report, Result
 
@@ -211,16 +211,6 @@ def spy_section(report: Report) -> str:
     return "\n".join(lines)
 
 
-def mib_per_1000_cities(sizes: list[CitySize], run: StoreRun, cities: int) -> float | None:
-    """VmRSS above the smallest size's (the baseline's) run with the same store, per 1,000 cities
-    more."""
-    smallest = min(sizes, key=lambda size: size.cities)
-    base = next((r for r in smallest.runs if r.store == run.store), None)
-    if cities == smallest.cities or base is None or base.rss_mb is None or run.rss_mb is None:
-        return None
-    return (run.rss_mb - base.rss_mb) / (cities - smallest.cities) * 1000
-
-
 def cities_section(sizes: list[CitySize]) -> str:
     if not sizes:
         return "(not measured in this run: `python -m bench --cities 1000,10000,100000`)"
@@ -237,7 +227,7 @@ def cities_section(sizes: list[CitySize]) -> str:
             rows.append(
                 f"| {size.cities:,} | {run.store} | {size.interval_s:g} | {run.rounds}"
                 f" | {_num(run.rss_mb, 1)} | {_num(run.hwm_mb, 1)}"
-                f" | {_num(mib_per_1000_cities(sizes, run, size.cities), 2)}"
+                f" | {_num(mib_per_1000_cities(sizes, size, run), 2)}"
                 f" | {_num(run.round_rate)} | {_num(run.publish_s, 1)} | {_num(run.round_s, 1)}"
                 f" | {'-' if within is None else ('yes' if within else 'NO')}"
                 f" | {run.changelog_records:,} | {_num(run.recovery_s, 1)}"

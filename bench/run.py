@@ -29,7 +29,13 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.cities import SIZES, CityBench, CitySize, cities_json
+from bench.cities import (
+    SIZES,
+    CityBench,
+    CitySize,
+    cities_json,
+    worker_mib_per_1000_cities,
+)
 from bench.measure import (
     CpuSample,
     CpuWindow,
@@ -569,6 +575,7 @@ class Bench:
         if "cities" in chosen:
             cities = CityBench(self.broker, self.workdir, self.run_id, self.spawn, log)
             self.report.cities = await cities.measure(self.options.city_sizes)
+            self.report.mib_per_1000_cities.update(worker_mib_per_1000_cities(self.report.cities))
         if self.options.latency:
             for rate in self.options.latency_rates:
                 self.report.latencies.append(await self.latency(rate))

@@ -11,8 +11,10 @@ from bench.cities import (
     interval_for,
     last_round,
     log_seconds,
+    mib_per_1000_cities,
+    worker_mib_per_1000_cities,
 )
-from bench.report import cities_section, mib_per_1000_cities
+from bench.report import cities_section
 from weather_app.sources.cities import load_cities_file
 
 
@@ -61,9 +63,11 @@ def test_memory_per_city_is_the_rss_above_the_smallest_size_with_the_same_store(
             101_000, 60, [StoreRun("memory", rss_mb=300.0), StoreRun("rocksdb", rss_mb=160.0)]
         ),
     ]
-    assert mib_per_1000_cities(sizes, sizes[1].runs[0], 101_000) == 2.0
-    assert mib_per_1000_cities(sizes, sizes[1].runs[1], 101_000) == 0.5
-    assert mib_per_1000_cities(sizes, sizes[0].runs[0], 1_000) is None
+    assert mib_per_1000_cities(sizes, sizes[1], sizes[1].runs[0]) == 2.0
+    assert mib_per_1000_cities(sizes, sizes[1], sizes[1].runs[1]) == 0.5
+    assert mib_per_1000_cities(sizes, sizes[0], sizes[0].runs[0]) is None
+    assert worker_mib_per_1000_cities(sizes) == {"faust1": 2.0}  # the cost table's row
+    assert worker_mib_per_1000_cities([]) == {}
     table = cities_section(sizes)
     assert "| 101,000 | memory | 60 | 0 | 300.0 |" in table
     assert "Start-up scan for stray changelog entries" in table
