@@ -13,7 +13,7 @@ help:
 	@echo "make kafka-down  stop it (all of them)"
 	@echo "make stack-up    Kafka + InfluxDB 2 + Telegraf (WITH_WORKER=1: + one worker); make stack-down"
 	@echo "make tools       build Telegraf and InfluxDB from the Go module proxy (cached, ~8 min once)"
-	@echo "make bench       benchmarks into BENCHMARKS.md (~4 min)"
+	@echo "make bench       benchmarks into BENCHMARKS.md (~16 min, 12 of them the city sizes)"
 
 $(INSTALLED): setup.cfg pyproject.toml
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/venv.sh
@@ -62,7 +62,9 @@ test: lint typecheck tools
 	$(BIN)/pytest
 
 # Throughput, latency, scaling and memory against a plain aiokafka loop and Quix Streams, on its
-# own Kafka; writes BENCHMARKS.md (about 4 minutes on 2 cores; `BENCH_ARGS=--quick` for a taste).
+# own Kafka; writes BENCHMARKS.md (about 16 minutes on 2 cores, 12 of them the city sizes;
+# `BENCH_ARGS=--quick` for a taste, without the city sizes).
+BENCH_ARGS ?= --cities 1000,10000,100000
 bench: venv
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

@@ -99,14 +99,14 @@ async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
                 continue
             await outbox.send(OutgoingRecord(output, key, encode_record(enriched)))
             enriched_count += 1
-    updates = list(batch.updates())
-    for city, update in updates:
-        await outbox.send(changelog_record(history, city, update.samples, update.partition))
-        await outbox.send(changelog_record(last_seen, city, update.last_seen, update.partition))
-    await outbox.deliver()
-    for city, update in updates:
-        write_table(history, city, update.samples)
-        write_table(last_seen, city, update.last_seen)
+    writes = []
+    for city, update in batch.updates():
+        for table, value in ((history, update.samples), (last_seen, update.last_seen)):
+            sent = await outbox.send(changelog_record(table, city, value, update.partition))
+            writes.append((table, city, value, sent))
+    delivered = await outbox.deliver()
+    for table, city, value, sent in writes:
+        write_table(table, city, value, delivered[sent])
     published_records.labels(topic=output).inc(enriched_count)
     rekeyed_readings.inc(rekeyed)
 

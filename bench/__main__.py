@@ -8,7 +8,16 @@ from pathlib import Path
 from bench import report
 from bench.run import Options, as_json, log, quoted_command, run
 
-CONTENDERS = ("pure", "aiokafka", "quix", "ceiling", "faust1", "faust2")
+DEFAULT_CONTENDERS = ("pure", "aiokafka", "quix", "ceiling", "faust1", "faust2")
+# `cities` (bench/cities.py) takes minutes: on with --cities or --only.
+CONTENDERS = (*DEFAULT_CONTENDERS, "cities")
+
+
+def city_sizes(text: str) -> tuple[int, ...]:
+    sizes = tuple(int(size) for size in text.split(",") if size)
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("expected city counts, e.g. 1000,10000,100000")
+    return sizes
 
 
 def rates(text: str) -> tuple[int, ...]:
@@ -39,7 +48,15 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency run")
     parser.add_argument(
-        "--only", default=",".join(CONTENDERS), help=f"comma-separated subset of {CONTENDERS}"
+        "--only",
+        default=",".join(DEFAULT_CONTENDERS),
+        help=f"comma-separated subset of {CONTENDERS}",
+    )
+    parser.add_argument(
+        "--cities",
+        type=city_sizes,
+        default=None,
+        help="also run `cities` with these sizes (default 1000,10000,100000)",
     )
     parser.add_argument("--broker", help="use this broker (host:port) instead of starting one")
     parser.add_argument("--output", type=Path, default=None, help="markdown (BENCHMARKS.md)")
@@ -47,6 +64,8 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--workdir", type=Path, default=None, help="keep logs here")
     args = parser.parse_args(argv)
     chosen = tuple(name for name in args.only.split(",") if name)
+    if args.cities is not None and "cities" not in chosen:
+        chosen = (*chosen, "cities")
     unknown = set(chosen) - set(CONTENDERS)
     if unknown:
         parser.error(f"unknown contenders: {sorted(unknown)}")
@@ -69,6 +88,8 @@ def parse(argv: list[str]) -> Options:
     if args.output is not None:
         options.output = args.output
     options.json_output = args.json
+    if args.cities is not None:
+        options.city_sizes = args.cities
     return options
 
 

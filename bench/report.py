@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from bench.cities import CitySize, mib_per_1000_cities
 from bench.measure import HARNESS, MACHINE, OTHERS
 from bench.run import SUSTAINED_SHARE, TARGETS, Latency, Report, Result
 
@@ -210,6 +211,32 @@ def spy_section(report: Report) -> str:
     return "\n".join(lines)
 
 
+def cities_section(sizes: list[CitySize]) -> str:
+    if not sizes:
+        return "(not measured in this run: `python -m bench --cities 1000,10000,100000`)"
+    rows = [
+        "| cities | store | interval s | rounds | VmRSS MiB | VmHWM MiB | MiB / 1,000 cities "
+        "| last round: enriched/s | published in s | raw → enriched s | within 60 s "
+        "| changelog records | recovery s | of which restoring s | note |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: "
+        "| ---: | --- |",
+    ]
+    for size in sizes:
+        for run in size.runs:
+            within = None if run.round_s is None else run.round_s <= 60
+            rows.append(
+                f"| {size.cities:,} | {run.store} | {size.interval_s:g} | {run.rounds}"
+                f" | {_num(run.rss_mb, 1)} | {_num(run.hwm_mb, 1)}"
+                f" | {_num(mib_per_1000_cities(sizes, size, run), 2)}"
+                f" | {_num(run.round_rate)} | {_num(run.publish_s, 1)} | {_num(run.round_s, 1)}"
+                f" | {'-' if within is None else ('yes' if within else 'NO')}"
+                f" | {run.changelog_records:,} | {_num(run.recovery_s, 1)}"
+                f" | {_num(run.restore_s, 1)} | {run.note} |"
+            )
+    scans = ", ".join(f"{size.cities:,} cities: {_num(size.stray_scan_s, 1)} s" for size in sizes)
+    return "\n".join(rows) + f"\n\nStart-up scan for stray changelog entries: {scans}."
+
+
 def text_summary(report: Report) -> str:
     return "\n\n".join(
         [
@@ -218,8 +245,25 @@ def text_summary(report: Report) -> str:
             cost_table(report),
             latency_table(report.latencies),
             targets_table(report),
+            cities_section(report.cities),
         ]
     )
+
+
+CITIES_METHOD = """\
+One worker per size and table store (`WEATHER_STORE`), on its own topics, with a generated
+`WEATHER_CITIES_FILE` and simulated weather, run until 2 rounds of the ingest timer are enriched
+(`bench/cities.py`). The interval is 60 s from 50,000 cities up and max(5, cities / 1,000) s
+below: a round is one reading per city whatever the interval. Of the last round (producer
+timestamps): enriched/s from its first to its last enriched record (bounded by how fast the
+timer, in the same worker, publishes it: "published in s"), and from its first raw record to its
+last enriched one, which says whether one reading per city a minute is kept up with. VmRSS and
+VmHWM are read once both rounds are enriched; MiB / 1,000 cities is the VmRSS above the 60-city
+baseline's, same store. Recovery: the worker is stopped (SIGTERM) and started on the same data
+directory; seconds from starting the process to Faust's `Recovery complete` log line, and of
+those the changelog reading (`Restoring state` → `Done reading`). The memory store reads every
+changelog record (2 rounds: 2 per city and table, not compacted yet); RocksDB only those after
+its persisted offsets."""
 
 
 def markdown(report: Report) -> str:
@@ -311,6 +355,12 @@ of the counted part, as in the table of cores above.
 ## Against the targets (one run)
 
 {targets_table(report)}
+
+## Cost as cities grow
+
+{CITIES_METHOD}
+
+{cities_section(report.cities)}
 
 ## Profile of the Faust worker
 

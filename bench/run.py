@@ -29,6 +29,13 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.cities import (
+    SIZES,
+    CityBench,
+    CitySize,
+    cities_json,
+    worker_mib_per_1000_cities,
+)
 from bench.measure import (
     CpuSample,
     CpuWindow,
@@ -72,6 +79,7 @@ class Options:
     latency: bool = True
     command: str = ""
     workdir: Path | None = None
+    city_sizes: tuple[int, ...] = SIZES
 
 
 @dataclass
@@ -139,6 +147,7 @@ class Report:
     spy: SpyProfile | str | None = None
     spy_rate: float | None = None
     pure_profile: str = ""
+    cities: list[CitySize] = field(default_factory=list)
     started: str = ""
     duration_s: float = 0.0
 
@@ -563,6 +572,10 @@ class Bench:
             results.append(
                 await self.kafka_contender("faust2", "Faust workers, 2", self.start_faust(2))
             )
+        if "cities" in chosen:
+            cities = CityBench(self.broker, self.workdir, self.run_id, self.spawn, log)
+            self.report.cities = await cities.measure(self.options.city_sizes)
+            self.report.mib_per_1000_cities.update(worker_mib_per_1000_cities(self.report.cities))
         if self.options.latency:
             for rate in self.options.latency_rates:
                 self.report.latencies.append(await self.latency(rate))
@@ -615,6 +628,7 @@ def as_json(report: Report) -> dict[str, Any]:
         "latencies": [vars(latency) for latency in report.latencies],
         "mib_per_1000_cities": report.mib_per_1000_cities,
         "profile_samples": spy.samples if isinstance(spy, SpyProfile) else None,
+        "cities": cities_json(report.cities),
         "duration_s": report.duration_s,
     }
 

@@ -17,7 +17,7 @@ settings = Settings.from_env(os.environ)
 app = faust.App(
     settings.stream.app_id,
     broker=settings.kafka.broker_url,
-    store="memory://",
+    store=f"{settings.stream.store}://",
     autodiscover=["agents", "weather_app.cli.commands", "weather_app.web.views"],
     origin="weather_app",
     topic_partitions=settings.stream.partitions,

@@ -384,6 +384,26 @@ class StreamSettings:
         ),
         default="{conf.name}-data",
     )
+    store: str = setting(
+        Variable(
+            "WEATHER_STORE",
+            one_of("memory", "rocksdb"),
+            "where a worker keeps its tables: `memory` (rebuilt from the changelogs at each "
+            "start) or `rocksdb` (files under the data directory: a restart reads only the "
+            "changelogs' tail; at_least_once only)",
+        ),
+        default="memory",
+    )
+
+    def __post_init__(self) -> None:
+        # Kafka Streams wipes its stores after an unclean stop under exactly-once; Faust does not:
+        # RocksDB would keep the entries of a batch whose transaction aborted, and the batch read
+        # again would count its readings twice.
+        if self.store == "rocksdb" and self.processing_guarantee == "exactly_once":
+            raise ConfigError(
+                "WEATHER_STORE='rocksdb' is invalid with WEATHER_PROCESSING_GUARANTEE="
+                "'exactly_once': a RocksDB table would keep entries of aborted transactions"
+            )
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,14 @@
 """Every record a batch produces is delivered before the batch's readings are acknowledged.
 
 The enrich agent sends a batch's enriched records, dead letters, re-keyed readings and table
-changelog records through an `Outbox`, then waits for `deliver()`. A record the producer reports
-failed (the broker refused it, or it stayed undelivered past WEATHER_PRODUCER_TIMEOUT) is sent
-again after a pause that doubles up to `MAX_PAUSE_SECONDS`, for as long as it takes, with a
-warning each time: nothing is acknowledged, so no offset is committed past it. Under exactly-once
-a failed send dooms the Kafka transaction it belongs to, so `deliver()` raises `DeliveryFailed`
-instead and the worker stops (the transaction aborts, the batch is read again).
+changelog records through an `Outbox`, then waits for `deliver()`, which hands back where the
+broker put each record (a persistent table store keeps its changelog offset). A record the
+producer reports failed (the broker refused it, or it stayed undelivered past
+WEATHER_PRODUCER_TIMEOUT) is sent again after a pause that doubles up to `MAX_PAUSE_SECONDS`,
+for as long as it takes, with a warning each time: nothing is acknowledged, so no offset is
+committed past it. Under exactly-once a failed send dooms the Kafka transaction it belongs to,
+so `deliver()` raises `DeliveryFailed` instead and the worker stops (the transaction aborts,
+the batch is read again).
 """
 
 import asyncio
@@ -60,24 +62,30 @@ class Outbox:
         self._sleep = sleep
         self._sent: list[tuple[OutgoingRecord, Awaitable[Any] | BaseException]] = []
 
-    async def send(self, record: OutgoingRecord) -> None:
+    async def send(self, record: OutgoingRecord) -> int:
+        """Send `record`; its index in what `deliver()` returns."""
+        self._sent.append((record, await self._send(record)))
+        return len(self._sent) - 1
+
+    async def _send(self, record: OutgoingRecord) -> Awaitable[Any] | BaseException:
         try:
-            result: Awaitable[Any] | BaseException = await self._producer.send(
+            result: Awaitable[Any] = await self._producer.send(
                 record.topic, record.key, record.value, record.partition, None, None
             )
         except Exception as error:  # e.g. no metadata for the topic within the timeout
-            result = error
-        self._sent.append((record, result))
+            return error
+        return result
 
-    async def deliver(self) -> None:
-        """Return once the broker has acknowledged every record sent, else raise."""
+    async def deliver(self) -> list[Any]:
+        """Once the broker has acknowledged every record sent, the producer's result of each
+        (aiokafka's RecordMetadata), in the order they were sent; else raise."""
         pause = FIRST_PAUSE_SECONDS
         while True:
-            failed = await self._undelivered()
+            delivered, failed = await self._results()
             if not failed:
                 self._sent.clear()
-                return
-            error = failed[0][1]
+                return delivered
+            error = failed[0][2]
             summary = f"{len(failed)} of {len(self._sent)} records not delivered ({error!r})"
             if not self._retry:
                 raise DeliveryFailed(summary) from error
@@ -89,20 +97,24 @@ class Outbox:
             )
             await self._sleep(pause)
             pause = min(pause * 2, MAX_PAUSE_SECONDS)
-            self._sent.clear()
-            for record, _ in failed:
-                await self.send(record)
+            for index, record, _ in failed:
+                self._sent[index] = (record, await self._send(record))
 
-    async def _undelivered(self) -> list[tuple[OutgoingRecord, BaseException]]:
+    async def _results(self) -> tuple[list[Any], list[tuple[int, OutgoingRecord, BaseException]]]:
+        """Each record's delivery result (None if it failed), and (index, record, error) of each
+        record that failed."""
         with contextlib.suppress(Exception):  # each record's own result says what failed
             await self._producer.flush()
+        delivered: list[Any] = []
         failed = []
-        for record, result in self._sent:
+        for index, (record, result) in enumerate(self._sent):
             if isinstance(result, BaseException):
-                failed.append((record, result))
+                failed.append((index, record, result))
+                delivered.append(None)
                 continue
             try:
-                await result
+                delivered.append(await result)
             except Exception as error:
-                failed.append((record, error))
-        return failed
+                failed.append((index, record, error))
+                delivered.append(None)
+        return delivered, failed

@@ -10,14 +10,18 @@ record found on another partition than its key's, and at start-up a worker delet
 from the changelogs with tombstones (weather_app.broker.changelogs).
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import faust
-from faust.types import EventT, TableT
+import rocksdict
+from aiokafka.structs import RecordMetadata
+from faust.stores import rocksdb
+from faust.types import TP, EventT, StoreT, TableT
+from yarl import URL
 
 from weather_app.broker.outbox import OutgoingRecord
-from weather_app.rules.partitioning import on_home_partition
+from weather_app.rules.partitioning import home_partition, on_home_partition
 
 
 class Table(faust.Table):  # type: ignore[type-arg]  # faust.Table is generic only in stubs
@@ -30,6 +34,89 @@ class Table(faust.Table):  # type: ignore[type-arg]  # faust.Table is generic on
                 if on_home_partition(event.message.key, event.message.partition, partitions)
             ]
         )
+
+    def _new_store_by_url(self, url: str | URL) -> StoreT[Any, Any]:
+        if URL(url).scheme != "rocksdb":
+            return super()._new_store_by_url(url)
+        return RocksDBStore(
+            url,
+            self.app,
+            self,
+            table_name=self.name,
+            key_type=self.key_type,
+            key_serializer=self.key_serializer,
+            value_serializer=self.value_serializer,
+            value_type=self.value_type,
+            loop=self.loop,
+            options=self.options,
+        )
+
+
+class RocksDBStore(rocksdb.Store):
+    """Faust's RocksDB store (on rocksdict) with each key in its home partition's database.
+
+    Faust's reads pick the database from `current_event()`: in the enrich agent's batches that is
+    the stream's latest event, of whichever partition it came from. Its `len()` reads every key of
+    every database; the admission check asks it for each reading, so the counts are kept here.
+    Entries are written by `write_table` only (Faust's `table[key] = value` would pick the
+    database of `current_event()` too).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._key_counts: dict[int, int] = {}
+
+    def write(self, key: Any, value: Any, delivered: RecordMetadata) -> None:
+        """Set `key` in the database of the changelog partition its record was `delivered` to,
+        with the record's offset as that partition's persisted one (where a restart's recovery
+        starts), in one atomic write."""
+        partition = delivered.partition
+        db = self._db_for_partition(partition)
+        encoded_key = self._encode_key(key)
+        if partition in self._key_counts and db.get(encoded_key) is None:
+            self._key_counts[partition] += 1
+        batch = rocksdict.WriteBatch(raw_mode=True)
+        batch.put(encoded_key, self._encode_value(value))
+        batch.put(self.offset_key, str(delivered.offset).encode())
+        db.write(batch)
+
+    def apply_changelog_batch(
+        self,
+        batch: Iterable[EventT[Any]],
+        to_key: Callable[[Any], Any],
+        to_value: Callable[[Any], Any],
+    ) -> None:
+        events = list(batch)
+        super().apply_changelog_batch(events, to_key, to_value)
+        for event in events:
+            self._key_counts.pop(event.message.partition, None)
+
+    def revoke_partitions(self, table: Any, tps: set[TP]) -> None:
+        super().revoke_partitions(table, tps)
+        for tp in tps:
+            self._key_counts.pop(tp.partition, None)
+
+    def _home_partition(self, key: bytes) -> int:
+        return home_partition(key, self.table.partitions or self.app.conf.topic_partitions)
+
+    def _get(self, key: bytes) -> bytes | None:
+        db = self._dbs.get(self._home_partition(key))  # None: a partition this worker lacks
+        return None if db is None else db.get(key)
+
+    def _contains(self, key: bytes) -> bool:
+        return self._get(key) is not None
+
+    def _size(self) -> int:
+        actives = self.app.assignor.assigned_actives()
+        topic = self.table.changelog_topic.get_topic_name()
+        return sum(
+            self._key_count(partition) for partition in self._dbs if TP(topic, partition) in actives
+        )
+
+    def _key_count(self, partition: int) -> int:
+        if partition not in self._key_counts:
+            self._key_counts[partition] = self._size1(self._dbs[partition])
+        return self._key_counts[partition]
 
 
 def changelog_record(
@@ -47,7 +134,12 @@ def changelog_record(
     return OutgoingRecord(changelog.get_topic_name(), data, encoded, partition)
 
 
-def write_table(table: TableT[str, Any], key: str, value: Any) -> None:
-    """Set the entry whose changelog record the broker has: the memory store keeps no changelog
-    offsets, so nothing else needs to see the record go out."""
-    table.data[key] = value
+def write_table(table: TableT[str, Any], key: str, value: Any, delivered: RecordMetadata) -> None:
+    """Set the entry whose changelog record the broker has `delivered`: the memory store needs
+    nothing else; RocksDB keeps it in the record's partition with the record's offset (Faust's
+    `table[key] =` would have done so once its own send of the record completed)."""
+    store = table.data
+    if isinstance(store, RocksDBStore):
+        store.write(key, value, delivered)
+    else:
+        store[key] = value

@@ -290,3 +290,16 @@ def test_the_producer_delivery_timeout_is_faust_s_unless_set():
     assert (
         Settings.from_env({"WEATHER_PRODUCER_TIMEOUT": "5"}).stream.producer_timeout_seconds == 5.0
     )
+
+
+def test_the_table_store_is_memory_unless_rocksdb_is_asked_for():
+    assert Settings.from_env({}).stream.store == "memory"
+    assert Settings.from_env({"WEATHER_STORE": "rocksdb"}).stream.store == "rocksdb"
+    with pytest.raises(ConfigError, match="WEATHER_STORE='disk' is invalid"):
+        Settings.from_env({"WEATHER_STORE": "disk"})
+
+
+def test_rocksdb_tables_are_refused_under_exactly_once():
+    environ = {"WEATHER_STORE": "rocksdb", "WEATHER_PROCESSING_GUARANTEE": "exactly_once"}
+    with pytest.raises(ConfigError, match="aborted transactions"):
+        Settings.from_env(environ)

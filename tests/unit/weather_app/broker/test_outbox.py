@@ -70,3 +70,32 @@ async def test_without_retries_a_failed_record_raises():
         await outbox.send(record)
     with pytest.raises(DeliveryFailed, match="2 of 2 records not delivered"):
         await outbox.deliver()
+
+
+class Numbering(Broker):
+    """A broker that answers each record it takes with its number, as Kafka with an offset."""
+
+    async def send(self, topic, key, value, partition, timestamp, headers) -> Any:
+        result = await super().send(topic, key, value, partition, timestamp, headers)
+        if not result.exception():
+            result = asyncio.get_running_loop().create_future()
+            result.set_result(len(self.taken) - 1)
+        return result
+
+
+async def test_deliver_hands_back_each_record_s_result_in_the_order_sent():
+    broker = Numbering(failures=0)
+    outbox = Outbox(broker, retry=True)
+    sent = [await outbox.send(record) for record in records(3)]
+    assert sent == [0, 1, 2]
+    assert await outbox.deliver() == [0, 1, 2]
+
+
+async def test_a_record_sent_again_hands_back_the_result_of_its_last_send():
+    broker = Numbering(failures=0)
+    outbox = Outbox(broker, retry=True, sleep=lambda _: asyncio.sleep(0))
+    await outbox.send(OutgoingRecord("weather_data_v2", b"k", b"taken"))
+    broker.failures = 1  # the next record fails once
+    await outbox.send(OutgoingRecord("weather_data_v2", b"k", b"retried"))
+    delivered = await outbox.deliver()
+    assert [broker.taken[number] for number in delivered] == [b"taken", b"retried"]

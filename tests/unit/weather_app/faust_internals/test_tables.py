@@ -1,18 +1,40 @@
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
+from unittest.mock import PropertyMock, patch
 
+import orjson
+import pytest
+from aiokafka.structs import RecordMetadata, TopicPartition
+from faust.types import TP
+
+from models import Sample, StoredSamples
 from models.codec import encode_key
-from weather_app.app import last_seen, settings
+from weather_app.app import app, history, last_seen, settings
+from weather_app.faust_internals.tables import (
+    RocksDBStore,
+    Table,
+    changelog_record,
+    write_table,
+)
 from weather_app.rules.partitioning import home_partition
 
+PARTITIONS = settings.stream.partitions
 
-def changelog_event(city: str, partition: int, count: int) -> Any:
+
+def changelog_event(city: str, partition: int, value: Any, offset: int = 0) -> Any:
+    """A changelog record as Faust's recovery hands it over: the message with its bytes."""
     key = encode_key(city)
-    value = {"count": count}
+    topic = "changelog"
     return SimpleNamespace(
         key=city,
         value=value,
-        message=SimpleNamespace(key=key, value=value, partition=partition),
+        message=SimpleNamespace(
+            key=key,
+            value=orjson.dumps(value),
+            partition=partition,
+            offset=offset,
+            tp=TP(topic, partition),
+        ),
     )
 
 
@@ -21,9 +43,103 @@ def test_recovery_ignores_a_city_s_entries_found_on_another_partition():
     home = home_partition(encode_key("Rome"), settings.stream.partitions)
     stray = (home + 1) % settings.stream.partitions
     last_seen.apply_changelog_batch(
-        [changelog_event("Rome", home, 7), changelog_event("Rome", stray, 3)]
+        [changelog_event("Rome", home, {"count": 7}), changelog_event("Rome", stray, {"count": 3})]
     )
     assert last_seen.data["Rome"] == {"count": 7}
-    last_seen.apply_changelog_batch([changelog_event("Rome", stray, 1)])
+    last_seen.apply_changelog_batch([changelog_event("Rome", stray, {"count": 1})])
     assert last_seen.data["Rome"] == {"count": 7}
     last_seen.data.clear()
+
+
+@pytest.fixture
+def rocksdb_history(tmp_path):
+    """The app's `history` table on a RocksDB store in `tmp_path`, every partition active."""
+    actives = {TP(history.changelog_topic.get_topic_name(), p) for p in range(PARTITIONS)}
+    with (
+        patch.object(RocksDBStore, "path", new_callable=PropertyMock, return_value=tmp_path),
+        patch.object(app.assignor, "assigned_actives", return_value=actives),
+    ):
+        store = cast(Table, history)._new_store_by_url("rocksdb://")
+        assert isinstance(store, RocksDBStore)
+        with patch.object(history, "_data", store):
+            yield store
+        store._dbs.clear()
+
+
+def delivered(partition: int, offset: int) -> RecordMetadata:
+    topic = history.changelog_topic.get_topic_name()
+    return RecordMetadata(topic, partition, TopicPartition(topic, partition), offset, 0, 0, 0)
+
+
+def samples(*temperatures: float) -> StoredSamples:
+    return StoredSamples(samples=[Sample(0.0, t, 0.0) for t in temperatures])
+
+
+def other_partition(city: str) -> int:
+    return (home_partition(encode_key(city), PARTITIONS) + 1) % PARTITIONS
+
+
+def test_write_table_keeps_the_entry_in_its_partition_s_database_with_the_record_s_offset(
+    rocksdb_history,
+):
+    home = home_partition(encode_key("Rome"), PARTITIONS)
+    write_table(history, "Rome", samples(21.5), delivered(home, 41))
+    tp = TP(history.changelog_topic.get_topic_name(), home)
+    assert rocksdb_history.persisted_offset(tp) == 41
+    changelog = changelog_record(history, "Rome", samples(21.5), home)
+    assert rocksdb_history._dbs[home].get(changelog.key) == changelog.value  # recovery's bytes
+    assert all(
+        rocksdb_history._dbs[partition].get(changelog.key) is None
+        for partition in rocksdb_history._dbs
+        if partition != home
+    )
+
+
+def test_a_rocksdb_table_reads_each_key_from_its_home_partition_whatever_event_is_current(
+    rocksdb_history,
+):
+    home = home_partition(encode_key("Rome"), PARTITIONS)
+    write_table(history, "Rome", samples(21.5), delivered(home, 0))
+    elsewhere = SimpleNamespace(message=SimpleNamespace(partition=other_partition("Rome")))
+    with patch("faust.stores.rocksdb.current_event", return_value=elsewhere):  # Faust's looks there
+        assert history.get("Rome") == samples(21.5)
+        assert "Rome" in history
+        assert "Paris" not in history
+
+
+def test_a_rocksdb_table_counts_its_cities_through_writes_and_recovery(rocksdb_history):
+    cities = ["Rome", "Paris", "Oslo"]
+    for offset, city in enumerate(cities):
+        home = home_partition(encode_key(city), PARTITIONS)
+        assert len(history) == offset
+        write_table(history, city, samples(1.0), delivered(home, offset))
+        write_table(history, city, samples(2.0), delivered(home, offset))  # not a new city
+    assert len(history) == 3
+    lima = home_partition(encode_key("Lima"), PARTITIONS)
+    history.apply_changelog_batch([changelog_event("Lima", lima, [[0.0, 9.0, 0.0]], offset=7)])
+    assert len(history) == 4
+
+
+def test_recovery_into_rocksdb_ignores_entries_off_their_home_partition(rocksdb_history):
+    home = home_partition(encode_key("Rome"), PARTITIONS)
+    stray = other_partition("Rome")
+    history.apply_changelog_batch(
+        [
+            changelog_event("Rome", home, [[0.0, 7.0, 0.0]], offset=5),
+            changelog_event("Rome", stray, [[0.0, 3.0, 0.0]], offset=9),
+        ]
+    )
+    assert history.get("Rome") == samples(7.0)
+    topic = history.changelog_topic.get_topic_name()
+    assert rocksdb_history.persisted_offset(TP(topic, home)) == 5
+    assert (
+        rocksdb_history._dbs.get(stray) is None
+        or rocksdb_history._dbs[stray].get(encode_key("Rome")) is None
+    )
+
+
+def test_write_table_sets_a_memory_table_s_entry():
+    history.data.clear()
+    write_table(history, "Rome", samples(21.5), delivered(0, 0))
+    assert history.data["Rome"] == samples(21.5)
+    history.data.clear()
