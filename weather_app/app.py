@@ -9,6 +9,7 @@ from models import LastSeen, RawReading, StoredSamples
 from models.codec import encode_key, encode_record
 from weather_app.faust_internals import transactions, transport
 from weather_app.rules.admission import CityAdmission
+from weather_app.rules.partitioning import kafka_partitioner
 from weather_app.settings import FAUST_STREAM_OPTIONS, Settings
 
 # Raises ConfigError naming the variable; `faust -A weather_app` turns it into one line.
@@ -33,6 +34,7 @@ app = faust.App(
     Worker="weather_app.worker:WeatherWorker",
     table_standby_replicas=settings.stream.standby_replicas,
     producer_request_timeout=settings.stream.producer_timeout_seconds,
+    producer_partitioner=kafka_partitioner,
     # Tables that ignore changelog records of a key on another partition than its own.
     Table="weather_app.faust_internals.tables:Table",
 )
