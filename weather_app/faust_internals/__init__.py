@@ -1,8 +1,10 @@
 """Everything of ours that reaches into faust-streaming's internals, and nothing else does.
 
 Each module overrides or calls private parts of faust-streaming 0.15.3 (and of its aiokafka
-driver), read in that version's source: the transport's fetch and seek handling (`transport`),
-the transactions of exactly_once (`transactions`), the tables' changelog writes and recovery
+driver), read in that version's source: the transport's fetch and seek handling and its Fetcher
+loop (`transport`), fetched messages handed to the streams' queues (`delivery`), an agent's
+events a batch at a time (`batches`), the Prometheus sensor (`sensors`), the transactions of
+exactly_once (`transactions`), the tables' changelog writes, recovery and RocksDB store
 (`tables`), the leader election topic (`leader`). Another version may change any of them, so
 importing this package checks the installed version first.
 """
