@@ -107,21 +107,25 @@ def cores_used(first: CpuSample, last: CpuSample) -> dict[str, float]:
 
 
 class CpuWindow:
-    """CPU samples taken while a topic fills: the first once it holds a record, the last at the
-    latest poll; the span between them is the drain as the harness sees it."""
+    """CPU samples taken while a topic fills: the first at the last poll that found it empty,
+    the last at the latest poll; the span between them is the drain as the harness sees it, at
+    most one poll longer. Starting before the first record keeps a window for a drain shorter
+    than one poll (the smoke test's 2,000 readings)."""
 
     def __init__(self, pids: Mapping[str, int]) -> None:
         self.pids = dict(pids)
         self.first: CpuSample | None = None
         self.last: CpuSample | None = None
+        self._empty: CpuSample | None = None
 
     def observe(self, count: int) -> None:
-        if count == 0:
-            return
         sample = cpu_sample(self.pids)
+        if count == 0:
+            self._empty = sample
+            return
         if self.first is None:
-            self.first = sample
-        else:
+            self.first = self._empty or sample
+        if sample is not self.first:
             self.last = sample
 
     @property

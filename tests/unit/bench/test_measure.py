@@ -3,6 +3,7 @@ import sys
 
 import pytest
 
+from bench import measure
 from bench.measure import (
     HARNESS,
     MACHINE,
@@ -105,3 +106,22 @@ def test_a_worker_slower_than_the_rate_falls_further_behind():
     sent_rate, readable_rate, behind = pace(sent, readable)
     assert behind == 201  # readable by 0.999 s: 799 of 1,000
     assert readable_rate < 0.81 * sent_rate
+
+
+def test_a_drain_shorter_than_one_poll_still_has_a_cpu_window(monkeypatch):
+    samples = iter(range(10))
+    monkeypatch.setattr(measure, "cpu_sample", lambda pids: next(samples))
+    window = measure.CpuWindow({"worker": 1})
+    window.observe(0)
+    window.observe(0)
+    window.observe(2000)  # everything arrived between two polls
+    assert (window.first, window.last) == (1, 2)  # type: ignore[comparison-overlap]
+
+
+def test_the_window_starts_at_the_first_poll_when_records_were_there_already(monkeypatch):
+    samples = iter(range(10))
+    monkeypatch.setattr(measure, "cpu_sample", lambda pids: next(samples))
+    window = measure.CpuWindow({"worker": 1})
+    window.observe(5)
+    window.observe(2000)
+    assert (window.first, window.last) == (0, 1)  # type: ignore[comparison-overlap]
