@@ -44,11 +44,11 @@ async def take_batches(
         except StopAsyncIteration:  # Faust throws it into the queue when the stream stops
             return
         generation = app.consumer_generation_id
-        current = [
-            event
-            for event in events
-            if flow_control.is_active() and event.message.generation_id == generation
-        ]
+        current = (
+            [event for event in events if event.message.generation_id == generation]
+            if flow_control.is_active()
+            else []
+        )
         arrived: dict[TP, list[Message]] = {}
         for event in current:
             message = event.message

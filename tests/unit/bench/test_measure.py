@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -108,20 +109,22 @@ def test_a_worker_slower_than_the_rate_falls_further_behind():
     assert readable_rate < 0.81 * sent_rate
 
 
-def test_a_drain_shorter_than_one_poll_still_has_a_cpu_window(monkeypatch):
+@pytest.fixture
+def window(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A CpuWindow whose samples are numbered 0, 1, 2, ... in the order they are taken."""
     samples = iter(range(10))
     monkeypatch.setattr(measure, "cpu_sample", lambda pids: next(samples))
-    window = measure.CpuWindow({"worker": 1})
+    return measure.CpuWindow({"worker": 1})
+
+
+def test_a_drain_shorter_than_one_poll_still_has_a_cpu_window(window):
     window.observe(0)
     window.observe(0)
     window.observe(2000)  # everything arrived between two polls
-    assert (window.first, window.last) == (1, 2)  # type: ignore[comparison-overlap]
+    assert (window.first, window.last) == (1, 2)
 
 
-def test_the_window_starts_at_the_first_poll_when_records_were_there_already(monkeypatch):
-    samples = iter(range(10))
-    monkeypatch.setattr(measure, "cpu_sample", lambda pids: next(samples))
-    window = measure.CpuWindow({"worker": 1})
+def test_the_window_starts_at_the_first_poll_when_records_were_there_already(window):
     window.observe(5)
     window.observe(2000)
-    assert (window.first, window.last) == (0, 1)  # type: ignore[comparison-overlap]
+    assert (window.first, window.last) == (0, 1)
