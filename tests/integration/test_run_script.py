@@ -122,3 +122,13 @@ def test_a_second_interrupt_during_the_teardown_leaves_no_process_running(make_r
 
     assert session_processes(make_run.process.pid) == [], make_run.output.read_text()
     assert make_run.said("==> kafka: stopped")
+
+
+def test_a_first_start_on_a_fresh_broker_shows_records_without_an_error(make_run: Run):
+    """Topics created a moment before have no leader yet; a newcomer reads ERROR as broken."""
+    make_run.wait_for("[simulated]", timeout=240)
+
+    shown = make_run.output.read_text()
+    worker_log = (make_run.cache / "run" / f"worker-{make_run.web_port}.log").read_text()
+    assert "ERROR" not in shown, shown
+    assert "[ERROR]" not in worker_log, worker_log

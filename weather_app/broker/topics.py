@@ -1,12 +1,15 @@
-"""The app's topics: wait for the broker, create them where missing, check their partitions."""
+"""The app's topics: wait for the broker, create them where missing, wait for their leaders,
+check their partitions."""
 
 import asyncio
 import socket
 import time
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CoordinatorNotAvailableError, KafkaTimeoutError
 
 from weather_app.errors import BrokerUnavailable
 from weather_app.settings import Settings, broker_addresses
@@ -97,9 +100,13 @@ def app_topics(
 
 
 async def declare_topics(
-    settings: Settings, changelogs: Sequence[str], leader_topic: str
+    settings: Settings,
+    changelogs: Sequence[str],
+    leader_topic: str,
+    wait_seconds: float = 30.0,
 ) -> list[str]:
-    """Create the app's topics, table changelogs and leader topic included, where missing.
+    """Create the app's topics, table changelogs and leader topic included, where missing, and
+    return once the broker serves them (`wait_until_served`).
 
     Done before the consumer subscribes: Faust would create them too, but a topic created after
     the first rebalance is only seen at the next metadata refresh, minutes later, and until then
@@ -112,38 +119,103 @@ async def declare_topics(
     await admin.start()
     try:
         brokers = len((await admin.describe_cluster())["brokers"])
-        response = await admin.create_topics(
-            app_topics(settings, changelogs, leader_topic, brokers)
-        )
+        topics = app_topics(settings, changelogs, leader_topic, brokers)
+        response = await admin.create_topics(topics)
+        created = []
+        for name, code, *detail in response.topic_errors:
+            if code == 0:
+                created.append(name)
+            elif code != TOPIC_ALREADY_EXISTS:
+                raise BrokerUnavailable(f"cannot create topic {name}: error {code} {detail}")
+        await wait_until_served(admin, settings, [topic.name for topic in topics], wait_seconds)
     finally:
         await admin.close()
-    created = []
-    for name, code, *detail in response.topic_errors:
-        if code == 0:
-            created.append(name)
-        elif code != TOPIC_ALREADY_EXISTS:
-            raise BrokerUnavailable(f"cannot create topic {name}: error {code} {detail}")
     return created
 
 
-async def check_partitions(settings: Settings, wait_seconds: float = 10.0) -> None:
-    """A city's home partition is computed with WEATHER_PARTITIONS: the raw topic must have as
-    many, or every reading would be taken for one on the wrong partition.
+async def wait_until_served(
+    admin: AIOKafkaAdminClient, settings: Settings, topics: list[str], wait_seconds: float
+) -> None:
+    """Return once the broker serves what a first start asks for at once: a leader for every
+    partition of `topics`, answering for its offsets, and a coordinator for the app's group.
 
-    A topic created a moment ago can still show no partitions while its metadata spreads.
+    On a fresh broker these come a moment after the topics (the group coordinator only once the
+    group's first request has created `__consumer_offsets`). A client asking before then logs
+    `[ERROR] Failed fetch offsets ... NotLeaderForPartitionError` or `Group Coordinator Request
+    failed` and retries: expected and harmless, but it reads as broken on a first start.
     """
     deadline = time.monotonic() + wait_seconds
+    while waiting := leaderless_partitions(await admin.describe_topics(topics), topics):
+        await _retry_until(deadline, wait_seconds, f"{len(waiting)} partitions {_named(waiting)}")
+    while True:
+        try:
+            await admin.find_coordinator(settings.stream.app_id)
+            break
+        except CoordinatorNotAvailableError:
+            await _retry_until(deadline, wait_seconds, f"group {settings.stream.app_id}")
+    described = await admin.describe_topics(topics)
+    partitions = [
+        TopicPartition(description["topic"], partition["partition"])
+        for description in described
+        for partition in description["partitions"]
+    ]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        group_id=None,
+        request_timeout_ms=max(1, int((deadline - time.monotonic()) * 1000)),
+    )
+    await consumer.start()
+    try:
+        await consumer.end_offsets(partitions)  # retries quietly while a leader is not ready
+    except KafkaTimeoutError:
+        raise BrokerUnavailable(
+            f"the partitions of {len(topics)} topics do not answer for their offsets after "
+            f"{wait_seconds:g}s; check the broker's log"
+        ) from None
+    finally:
+        await consumer.stop()
+
+
+async def _retry_until(deadline: float, wait_seconds: float, waiting_for: str) -> None:
+    if time.monotonic() >= deadline:
+        raise BrokerUnavailable(
+            f"{waiting_for} still without a leader after {wait_seconds:g}s; check the broker's log"
+        )
+    await asyncio.sleep(0.1)
+
+
+def _named(names: list[str]) -> str:
+    return f"({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
+
+
+def leaderless_partitions(descriptions: list[dict[str, Any]], topics: list[str]) -> list[str]:
+    """`topic[partition]` for each partition without a leader in a metadata answer, and `topic`
+    for each topic the answer does not show (yet) or shows without partitions."""
+    described = {
+        description["topic"]: description
+        for description in descriptions
+        if description["error_code"] == 0 and description["partitions"]
+    }
+    waiting = [topic for topic in topics if topic not in described]
+    for topic in topics:
+        waiting += [
+            f"{topic}[{partition['partition']}]"
+            for partition in described.get(topic, {"partitions": []})["partitions"]
+            if partition["error_code"] != 0 or partition["leader"] < 0
+        ]
+    return waiting
+
+
+async def check_partitions(settings: Settings) -> None:
+    """A city's home partition is computed with WEATHER_PARTITIONS: the raw topic must have as
+    many, or every reading would be taken for one on the wrong partition."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap_servers)
     await admin.start()
     try:
-        while True:
-            [description] = await admin.describe_topics([settings.stream.raw_topic])
-            found = len(description["partitions"])
-            if found or time.monotonic() >= deadline:
-                break
-            await asyncio.sleep(0.2)
+        [description] = await admin.describe_topics([settings.stream.raw_topic])
     finally:
         await admin.close()
+    found = len(description["partitions"])
     if found != settings.stream.partitions:
         raise BrokerUnavailable(
             f"topic {settings.stream.raw_topic} has {found} partitions but WEATHER_PARTITIONS is "

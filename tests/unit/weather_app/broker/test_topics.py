@@ -4,7 +4,9 @@ from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
+from aiokafka import TopicPartition
 from aiokafka.admin import NewTopic
+from aiokafka.errors import CoordinatorNotAvailableError
 
 from weather_app.broker import topics as broker_topics
 from weather_app.broker.topics import app_topics, replication_for, wait_for_broker
@@ -70,6 +72,48 @@ class FakeAdmin:
         FakeAdmin.created = topics
         return SimpleNamespace(topic_errors=[(topic.name, 0, None) for topic in topics])
 
+    async def describe_topics(self, topics: list[str]) -> list[dict[str, Any]]:
+        return [described(topic, leaders=[1, 2, 3]) for topic in topics]
+
+    async def find_coordinator(self, group_id: str) -> int:
+        return 1
+
+
+class ServingConsumer:
+    """What wait_until_served asks of AIOKafkaConsumer: every partition answers at once."""
+
+    asked: ClassVar[list[TopicPartition]] = []
+
+    def __init__(self, **config: Any) -> None:
+        pass
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        ServingConsumer.asked = partitions
+        return dict.fromkeys(partitions, 0)
+
+
+@pytest.fixture(autouse=True)
+def serving_consumer(monkeypatch):
+    monkeypatch.setattr(broker_topics, "AIOKafkaConsumer", ServingConsumer)
+
+
+def described(topic: str, leaders: list[int], error_code: int = 0) -> dict[str, Any]:
+    """A topic as AIOKafkaAdminClient.describe_topics shows it; a leader of -1 is none yet."""
+    return {
+        "error_code": error_code,
+        "topic": topic,
+        "partitions": [
+            {"error_code": 0 if leader >= 0 else 5, "partition": partition, "leader": leader}
+            for partition, leader in enumerate(leaders)
+        ],
+    }
+
 
 def test_declared_topics_take_their_replication_from_the_cluster(monkeypatch):
     monkeypatch.setattr(broker_topics, "AIOKafkaAdminClient", FakeAdmin)
@@ -88,29 +132,80 @@ def test_the_worker_reaches_the_cluster_through_any_bootstrap_broker():
             wait_for_broker(f"127.0.0.1:{closed_port},127.0.0.1:{open_port}", wait_seconds=0.1)
 
 
-class SpreadingTopic(FakeAdmin):
-    """A raw topic whose metadata shows no partition for the first two answers."""
-
-    answers: ClassVar[list[int]] = []
-
+class RawTopicOfTwelve(FakeAdmin):
     async def describe_topics(self, topics: list[str]) -> list[dict[str, Any]]:
-        count = self.answers.pop(0) if self.answers else settings.stream.partitions
-        return [{"topic": topics[0], "partitions": [{"partition": n} for n in range(count)]}]
-
-
-def test_a_raw_topic_created_a_moment_ago_is_waited_for(monkeypatch):
-    monkeypatch.setattr(broker_topics, "AIOKafkaAdminClient", SpreadingTopic)
-    SpreadingTopic.answers = [0, 0]
-    asyncio.run(broker_topics.check_partitions(settings))
-    assert SpreadingTopic.answers == []
+        return [described(topics[0], leaders=[1] * 12)]
 
 
 def test_a_raw_topic_with_another_partition_count_is_one_line_naming_the_setting(monkeypatch):
-    monkeypatch.setattr(broker_topics, "AIOKafkaAdminClient", SpreadingTopic)
-    SpreadingTopic.answers = [12]
+    monkeypatch.setattr(broker_topics, "AIOKafkaAdminClient", RawTopicOfTwelve)
     with pytest.raises(BrokerUnavailable) as refused:
         asyncio.run(broker_topics.check_partitions(settings))
     assert str(refused.value) == (
         f"topic {settings.stream.raw_topic} has 12 partitions but WEATHER_PARTITIONS is "
         f"{settings.stream.partitions}: set WEATHER_PARTITIONS=12"
     )
+
+
+def test_partitions_without_a_leader_and_topics_not_shown_yet_are_waited_for():
+    answer = [described("raw", leaders=[1, -1, 1]), described("v2", leaders=[], error_code=5)]
+    assert broker_topics.leaderless_partitions(answer, ["raw", "v2", "alerts"]) == [
+        "v2",
+        "alerts",
+        "raw[1]",
+    ]
+    assert broker_topics.leaderless_partitions([described("raw", [1, 1])], ["raw"]) == []
+
+
+class ElectingLeaders(FakeAdmin):
+    """Topics created a moment ago: their partitions get a leader at the third answer."""
+
+    answers = 0
+
+    async def describe_topics(self, topics: list[str]) -> list[dict[str, Any]]:
+        ElectingLeaders.answers += 1
+        leader = 1 if self.answers >= 3 else -1
+        return [described(topic, leaders=[leader] * 6) for topic in topics]
+
+
+def test_topics_are_declared_once_every_partition_has_a_leader_answering_for_its_offsets(
+    monkeypatch,
+):
+    monkeypatch.setattr(broker_topics, "AIOKafkaAdminClient", ElectingLeaders)
+    ElectingLeaders.answers = 0
+    asyncio.run(broker_topics.declare_topics(settings, CHANGELOGS, LEADER))
+    assert ElectingLeaders.answers == 4  # three until the leaders, one to list the partitions
+    names = [topic.name for topic in app_topics(settings, CHANGELOGS, LEADER)]
+    assert ServingConsumer.asked == [TopicPartition(name, p) for name in names for p in range(6)]
+
+
+def test_partitions_that_never_get_a_leader_are_one_line_naming_them(monkeypatch):
+    monkeypatch.setattr(broker_topics, "AIOKafkaAdminClient", ElectingLeaders)
+    ElectingLeaders.answers = -1000
+    with pytest.raises(BrokerUnavailable) as refused:
+        asyncio.run(broker_topics.declare_topics(settings, CHANGELOGS, LEADER, wait_seconds=0.2))
+    topics = len(app_topics(settings, CHANGELOGS, LEADER))
+    assert str(refused.value) == (
+        f"{topics * 6} partitions ({settings.stream.raw_topic}[0], "
+        f"{settings.stream.raw_topic}[1], {settings.stream.raw_topic}[2], ...) "
+        "still without a leader after 0.2s; check the broker's log"
+    )
+
+
+class CreatingOffsetsTopic(FakeAdmin):
+    """A fresh broker: the group coordinator is there at the third question."""
+
+    questions = 0
+
+    async def find_coordinator(self, group_id: str) -> int:
+        CreatingOffsetsTopic.questions += 1
+        if self.questions < 3:
+            raise CoordinatorNotAvailableError
+        return 1
+
+
+def test_declaring_returns_once_the_app_group_has_a_coordinator(monkeypatch):
+    monkeypatch.setattr(broker_topics, "AIOKafkaAdminClient", CreatingOffsetsTopic)
+    CreatingOffsetsTopic.questions = 0
+    asyncio.run(broker_topics.declare_topics(settings, CHANGELOGS, LEADER))
+    assert CreatingOffsetsTopic.questions == 3
