@@ -146,13 +146,17 @@ async def wait_until_served(
     """
     deadline = time.monotonic() + wait_seconds
     while waiting := leaderless_partitions(await admin.describe_topics(topics), topics):
-        await _retry_until(deadline, wait_seconds, f"{len(waiting)} partitions {_named(waiting)}")
+        await _retry_until(
+            deadline, wait_seconds, f"{len(waiting)} partitions {_named(waiting)} without a leader"
+        )
     while True:
         try:
             await admin.find_coordinator(settings.stream.app_id)
             break
         except CoordinatorNotAvailableError:
-            await _retry_until(deadline, wait_seconds, f"group {settings.stream.app_id}")
+            await _retry_until(
+                deadline, wait_seconds, f"group {settings.stream.app_id} without a coordinator"
+            )
     described = await admin.describe_topics(topics)
     partitions = [
         TopicPartition(description["topic"], partition["partition"])
@@ -176,11 +180,9 @@ async def wait_until_served(
         await consumer.stop()
 
 
-async def _retry_until(deadline: float, wait_seconds: float, waiting_for: str) -> None:
+async def _retry_until(deadline: float, wait_seconds: float, still: str) -> None:
     if time.monotonic() >= deadline:
-        raise BrokerUnavailable(
-            f"{waiting_for} still without a leader after {wait_seconds:g}s; check the broker's log"
-        )
+        raise BrokerUnavailable(f"{still} after {wait_seconds:g}s; check the broker's log")
     await asyncio.sleep(0.1)
 
 

@@ -188,7 +188,7 @@ def test_partitions_that_never_get_a_leader_are_one_line_naming_them(monkeypatch
     assert str(refused.value) == (
         f"{topics * 6} partitions ({settings.stream.raw_topic}[0], "
         f"{settings.stream.raw_topic}[1], {settings.stream.raw_topic}[2], ...) "
-        "still without a leader after 0.2s; check the broker's log"
+        "without a leader after 0.2s; check the broker's log"
     )
 
 
