@@ -18,8 +18,14 @@ class City:
 
     @property
     def station_id(self) -> str:
-        """Station id used when no real station reports: stable per city."""
+        """The station id of the city's simulated readings."""
         return f"SIM-{self.code}"
+
+    @property
+    def api_station_id(self) -> str:
+        """The station id of the city's API readings: the same at every fetch, whichever station
+        the API took the observation from, so a city keeps one series per origin in InfluxDB."""
+        return f"API-{self.code}"
 
 
 DEFAULT_CITIES: tuple[City, ...] = (
