@@ -15,7 +15,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 import aiohttp
@@ -109,11 +109,12 @@ class WeatherFetcher(mode.Service):
             await self._session.close()
             self._session = None
 
-    async def fetch_all(self, now: datetime) -> list[RawReading]:
-        """One reading per configured city, in the configured order."""
-        return list(
-            await asyncio.gather(*(self.fetch(city, now) for city in self.settings.stream.cities))
-        )
+    async def fetch_all(
+        self, now: datetime, cities: Sequence[City] | None = None
+    ) -> list[RawReading]:
+        """One reading per city (default: the configured ones), in order."""
+        chosen = self.settings.stream.cities if cities is None else cities
+        return list(await asyncio.gather(*(self.fetch(city, now) for city in chosen)))
 
     async def fetch(self, city: City, now: datetime) -> RawReading:
         """The city's reading from the API, or simulated when the API is off or failed.

@@ -182,6 +182,15 @@ def locations(fake: FakeVisualCrossing) -> list[str]:
     return [request.match_info["location"] for request in fake.requests]
 
 
+async def test_a_round_can_be_fetched_for_some_of_the_cities_only(fake_api):
+    fake, base_url = fake_api
+    fetcher = fetcher_for(base_url, cities=(PARIS, TOKYO))
+    async with fetcher:
+        readings = await fetcher.fetch_all(NOW, (TOKYO,))
+    assert [reading.city for reading in readings] == ["Tokyo"]
+    assert locations(fake) == ["35.6762,139.6503"]
+
+
 async def test_api_reading_with_the_documented_query(fake_api):
     fake, base_url = fake_api
     fetcher = fetcher_for(base_url)
