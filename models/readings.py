@@ -35,6 +35,8 @@ class RawReading(Observation):
     """One observation of the current weather in a city, as fetched or simulated.
 
     `forecast_temp` and `forecast_precip` carry the source's own next-hour forecast when it has one.
+    `source_station_id` is the station the source itself named (Visual Crossing's nearest station,
+    which can change from one fetch to the next); `station_id` stays the same for a city.
     """
 
     data_origin: str
@@ -43,6 +45,7 @@ class RawReading(Observation):
     icon: str = ""
     forecast_temp: float | None = None
     forecast_precip: float | None = None
+    source_station_id: str | None = None
 
 
 class EnrichedReading(Observation):

@@ -73,3 +73,39 @@ def test_produce_publishes_one_reading_per_city_per_round(app_env: AppEnv):
     assert partition_count(app_env.broker, app_env.raw_topic) == 4
     for record in records:
         assert orjson.loads(record.value)["city"] == orjson.loads(record.key)
+
+
+def test_produce_forces_rain_a_storm_and_dry_weather_through_the_raw_topic_and_the_worker(
+    app_env: AppEnv,
+):
+    # The timer first fires after the interval: no live reading during the test.
+    app_env.extra.update(WEATHER_INTERVAL="3600", WEATHER_CITIES="Paris,Rome,Berlin")
+    forced = {"Paris": "storm", "Rome": "rain", "Berlin": "dry"}
+    worker = Worker(app_env)
+    try:
+        for city, scenario in forced.items():
+            result = run_command(app_env, "produce", "--scenario", scenario, "--city", city)
+            assert result.returncode == 0, result.stderr
+            assert f"1 of 1 readings delivered -> {app_env.raw_topic} (forced {scenario})" in (
+                result.stdout
+            )
+        records = read_topic(
+            app_env.broker,
+            app_env.enriched_topic,
+            until=lambda records: cities_in(records) >= set(forced),
+            timeout=90,
+        )
+        assert worker.process.poll() is None, worker.log()
+    finally:
+        worker.stop(signal.SIGTERM)
+
+    raw = read_topic(app_env.broker, app_env.raw_topic, until=lambda r: len(r) >= 3, timeout=30)
+    assert sorted(orjson.loads(record.key) for record in raw) == sorted(forced)
+    enriched = {orjson.loads(record.key): orjson.loads(record.value) for record in records}
+    assert len(records) == len(forced), records
+    assert {city: (value["is_rain"], value["is_storm"]) for city, value in enriched.items()} == {
+        "Paris": (1, 1),
+        "Rome": (1, 0),
+        "Berlin": (0, 0),
+    }
+    assert {value["data_origin"] for value in enriched.values()} == {"simulated"}

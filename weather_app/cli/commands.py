@@ -22,8 +22,10 @@ from weather_app.errors import BrokerUnavailable, exit_with
 from weather_app.faust_internals.leader import leader_topic_name
 from weather_app.rules.freshness import assess, max_age_seconds
 from weather_app.rules.timestamps import format_rfc3339
+from weather_app.sources.cities import CityConfigError, choose_cities
 from weather_app.sources.fetcher import WeatherFetcher
 from weather_app.sources.publishing import publish_round
+from weather_app.sources.scenarios import SCENARIOS, forced_readings
 from weather_app.worker import changelog_topics, prepare_broker
 
 # How long `produce` waits for a round's deliveries, retries included.
@@ -58,14 +60,40 @@ async def create_topics(self: AppCommand) -> None:
         show_default=True,
         help="Seconds between rounds.",
     ),
+    option(
+        "--scenario",
+        type=click.Choice(SCENARIOS),
+        default=None,
+        help="Force the weather: simulated readings made into rain, a storm or dry weather.",
+    ),
+    option("--city", "city_names", multiple=True, help="Only these cities (repeatable)."),
 )
-async def produce(self: AppCommand, num: int, interval: float) -> None:
+async def produce(
+    self: AppCommand,
+    num: int,
+    interval: float,
+    scenario: str | None,
+    city_names: tuple[str, ...],
+) -> None:
     """Publish NUM rounds of readings (one per city) to the raw topic, then exit."""
+    try:
+        cities = choose_cities(settings.stream.cities, city_names) if city_names else None
+    except CityConfigError as error:
+        exit_with(f"produce --city: {error}", code=2)
     await prepare_or_exit()
     fetcher = WeatherFetcher(settings)
     async with fetcher:
         for round_number in range(1, num + 1):
-            readings = await fetcher.fetch_all(datetime.now(UTC))
+            now = datetime.now(UTC)
+            if scenario is None:
+                readings = await fetcher.fetch_all(now, cities)
+            else:
+                readings = forced_readings(
+                    cities or settings.stream.cities,
+                    now,
+                    settings.stream.simulation_seed,
+                    scenario,
+                )
             result = await publish_round(
                 readings,
                 send_raw,
@@ -75,6 +103,7 @@ async def produce(self: AppCommand, num: int, interval: float) -> None:
             self.say(
                 f"round {round_number}/{num}: {len(result.delivered)} of {len(readings)} "
                 f"readings delivered -> {settings.stream.raw_topic}"
+                + (f" (forced {scenario})" if scenario else "")
             )
             if undelivered := len(readings) - len(result.delivered):
                 exit_with(

@@ -71,6 +71,7 @@ def validate_raw(payload: Any, now: datetime, encoded_size: int | None = None) -
         fields[name] = _text(payload, name, required=True)
     for name in OPTIONAL_TEXT:
         fields[name] = _text(payload, name, required=False) or ""
+    fields["source_station_id"] = _text(payload, "source_station_id", required=False)
     _check_city(fields["city"])
     for name, (low, high) in BOUNDS.items():
         fields[name] = _number(payload, name, low, high, required=True)

@@ -1,6 +1,7 @@
 """The cities the speed layer watches: a built-in catalogue, a subset by name, or a JSON file."""
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,14 @@ class City:
 
     @property
     def station_id(self) -> str:
-        """Station id used when no real station reports: stable per city."""
+        """The station id of the city's simulated readings."""
         return f"SIM-{self.code}"
+
+    @property
+    def api_station_id(self) -> str:
+        """The station id of the city's API readings: the same at every fetch, whichever station
+        the API took the observation from, so a city keeps one series per origin in InfluxDB."""
+        return f"API-{self.code}"
 
 
 DEFAULT_CITIES: tuple[City, ...] = (
@@ -54,6 +61,19 @@ def select_cities(names: str) -> tuple[City, ...]:
     if not wanted:
         raise CityConfigError("WEATHER_CITIES is set but names no city")
     return tuple(by_name[name.lower()] for name in dict.fromkeys(wanted))
+
+
+def choose_cities(configured: tuple[City, ...], names: Iterable[str]) -> tuple[City, ...]:
+    """The configured cities with these names (case-insensitive), in the order given."""
+    by_name = {city.name.lower(): city for city in configured}
+    wanted = [name.strip() for name in names]
+    unknown = [name for name in wanted if name.lower() not in by_name]
+    if unknown:
+        known = ", ".join(city.name for city in configured)
+        raise CityConfigError(
+            f"unknown city {', '.join(map(repr, unknown))}; the configured cities are: {known}"
+        )
+    return tuple(dict.fromkeys(by_name[name.lower()] for name in wanted))
 
 
 def load_cities_file(path: Path) -> tuple[City, ...]:

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 import aiohttp
@@ -72,6 +72,7 @@ class WeatherFetcher(mode.Service):
         self._policy = RetryPolicy(attempts=settings.api.retries + 1)
         self._cooldown = CoolDown()
         self._failing: set[str] = set()  # cities whose last API attempt failed
+        self._source_stations: dict[str, str | None] = {}  # the API's station, per city
         self._clock = clock
         self._sleep = sleep
         self._rand = rand
@@ -108,11 +109,12 @@ class WeatherFetcher(mode.Service):
             await self._session.close()
             self._session = None
 
-    async def fetch_all(self, now: datetime) -> list[RawReading]:
-        """One reading per configured city, in the configured order."""
-        return list(
-            await asyncio.gather(*(self.fetch(city, now) for city in self.settings.stream.cities))
-        )
+    async def fetch_all(
+        self, now: datetime, cities: Sequence[City] | None = None
+    ) -> list[RawReading]:
+        """One reading per city (default: the configured ones), in order."""
+        chosen = self.settings.stream.cities if cities is None else cities
+        return list(await asyncio.gather(*(self.fetch(city, now) for city in chosen)))
 
     async def fetch(self, city: City, now: datetime) -> RawReading:
         """The city's reading from the API, or simulated when the API is off or failed.
@@ -126,9 +128,25 @@ class WeatherFetcher(mode.Service):
                 if city.name in self._failing:
                     self._failing.discard(city.name)
                     logger.info("Visual Crossing is answering again for %s", city.name)
+                self._log_source_station(city, reading.source_station_id)
                 return reading
             self._failing.add(city.name)
         return simulate_reading(city, now, self.settings.stream.simulation_seed)
+
+    def _log_source_station(self, city: City, station: str | None) -> None:
+        """Say which station the API reports the city from, at the first reading and whenever it
+        changes (the published `station_id` stays the city's own)."""
+        if city.name in self._source_stations and self._source_stations[city.name] == station:
+            return
+        previous = self._source_stations.get(city.name)
+        self._source_stations[city.name] = station
+        logger.info(
+            "Visual Crossing reports %s from station %s%s (published as station_id %s)",
+            city.name,
+            station or "(none named)",
+            f", was {previous}" if previous else "",
+            city.api_station_id,
+        )
 
     async def _fetch_with_retries(
         self, session: aiohttp.ClientSession, city: City, now: datetime

@@ -7,6 +7,7 @@ same inputs always give the same reading and consecutive readings evolve plausib
 - humidity: falls as the temperature rises above its mean, rises in rain;
 - rain and storm episodes: hours-long, so rain persists instead of flickering;
 - wind: a steady base with gusts that change minute to minute, much stronger in storms.
+It simulates in v2's units (`UNITS`).
 """
 
 import hashlib
@@ -16,7 +17,10 @@ from datetime import UTC, datetime
 
 from models import RawReading
 from weather_app.rules.timestamps import format_rfc3339
+from weather_app.rules.units import V2_UNITS, to_v2_units
 from weather_app.sources.cities import City
+
+UNITS = V2_UNITS
 
 RAIN_EPISODE_SECONDS = 3 * 3600
 WEATHER_DRIFT_SECONDS = 6 * 3600
@@ -65,7 +69,7 @@ def simulate_reading(city: City, at: datetime, seed: int) -> RawReading:
     else:
         conditions, icon = _dry_sky(noise.smooth("cloud", t, WEATHER_DRIFT_SECONDS), solar_hour)
 
-    return RawReading(
+    simulated = RawReading(
         city=city.name,
         country=city.country,
         station_id=city.station_id,
@@ -79,6 +83,7 @@ def simulate_reading(city: City, at: datetime, seed: int) -> RawReading:
         conditions=conditions,
         icon=icon,
     )
+    return to_v2_units(simulated, UNITS)
 
 
 def _climate_mean(latitude: float, observed: datetime) -> float:

@@ -6,10 +6,38 @@ from typing import Any
 from models import RawReading
 from weather_app.errors import WeatherError
 from weather_app.rules.timestamps import format_rfc3339, from_epoch
+from weather_app.rules.units import (
+    Humidity,
+    Precipitation,
+    SourceUnits,
+    Speed,
+    Temperature,
+    to_v2_units,
+)
 from weather_app.sources.cities import City
 
+# The units of each `unitGroup` (Visual Crossing's "Unit groups and measurement units"); hourly
+# precipitation is the amount over the hour, so mm is mm/h.
+UNIT_GROUPS = {
+    "us": SourceUnits(
+        Temperature.FAHRENHEIT,
+        Humidity.PERCENT,
+        Speed.MILES_PER_HOUR,
+        Precipitation.INCHES_PER_HOUR,
+    ),
+    "uk": SourceUnits(
+        Temperature.CELSIUS, Humidity.PERCENT, Speed.MILES_PER_HOUR, Precipitation.MM_PER_HOUR
+    ),
+    "metric": SourceUnits(
+        Temperature.CELSIUS, Humidity.PERCENT, Speed.KM_PER_HOUR, Precipitation.MM_PER_HOUR
+    ),
+    "base": SourceUnits(
+        Temperature.KELVIN, Humidity.PERCENT, Speed.M_PER_SECOND, Precipitation.MM_PER_HOUR
+    ),
+}
+UNIT_GROUP = "metric"
 TIMELINE_PARAMS = {
-    "unitGroup": "metric",
+    "unitGroup": UNIT_GROUP,
     "include": "current,hours",
     "iconSet": "icons2",
     "contentType": "json",
@@ -29,7 +57,8 @@ def timeline_path(city: City) -> str:
     return f"{city.latitude:.4f},{city.longitude:.4f}"
 
 
-def parse_timeline(city: City, payload: Any) -> RawReading:
+def parse_timeline(city: City, payload: Any, unit_group: str = UNIT_GROUP) -> RawReading:
+    """The reading in v2's units, from an answer in the units of `unit_group`."""
     if not isinstance(payload, Mapping):
         raise TimelineParseError("response is not a JSON object")
     current = payload.get("currentConditions")
@@ -38,16 +67,14 @@ def parse_timeline(city: City, payload: Any) -> RawReading:
     epoch = _number(current, "datetimeEpoch")
     forecast_temp, forecast_precip = _next_hour(payload.get("days"), epoch)
     stations = current.get("stations")
-    station_id = (
-        str(stations[0])
-        if isinstance(stations, list) and stations and stations[0]
-        else city.station_id
+    source_station_id = (
+        str(stations[0]) if isinstance(stations, list) and stations and stations[0] else None
     )
     wind_dir = current.get("winddir")
-    return RawReading(
+    reported = RawReading(
         city=city.name,
         country=city.country,
-        station_id=station_id,
+        station_id=city.api_station_id,
         timestamp=format_rfc3339(from_epoch(epoch)),
         temperature=_number(current, "temp"),
         humidity=_number(current, "humidity"),
@@ -59,7 +86,9 @@ def parse_timeline(city: City, payload: Any) -> RawReading:
         icon=str(current.get("icon") or ""),
         forecast_temp=forecast_temp,
         forecast_precip=forecast_precip,
+        source_station_id=source_station_id,
     )
+    return to_v2_units(reported, UNIT_GROUPS[unit_group])
 
 
 def _number(entry: Mapping[str, Any], name: str, default: float | None = None) -> float:

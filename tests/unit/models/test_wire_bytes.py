@@ -20,7 +20,7 @@ from weather_app.faust_internals.tables import changelog_record
 from weather_app.rules.batch import BatchProcessor
 from weather_app.rules.deadletter import dead_letter
 from weather_app.rules.partitioning import home_partition
-from weather_app.rules.validation import validate_raw
+from weather_app.rules.validation import decode_raw, validate_raw
 
 FIXTURE = Path(__file__).parent / "fixtures" / "wire_v2.txt"
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -44,6 +44,7 @@ def raw_readings() -> list[RawReading]:
             icon="thunder-rain",
             forecast_temp=1e-7,
             forecast_precip=12.5,
+            source_station_id="07149099999",
         ),
         RawReading(  # the optional fields left out
             city="東京",
@@ -215,3 +216,20 @@ async def test_a_changelog_an_older_worker_wrote_recovers_into_typed_entries():
     ]
     last_seen.data.clear()
     history.data.clear()
+
+
+def test_raw_messages_written_before_source_station_id_still_decode():
+    """`fixtures/raw_before_source_station.txt`: the raw lines of `wire_v2.txt` before raw readings
+    carried `source_station_id`. They decode as they did, the new field None."""
+    old_raw = Path(__file__).parent / "fixtures" / "raw_before_source_station.txt"
+    lines = old_raw.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 3
+    for line in lines:
+        value = line.split("\t")[2].encode()
+        reading = decode_raw(value, NOW)
+        assert reading.source_station_id is None
+        assert "source_station_id" not in orjson.loads(value)
+        assert orjson.loads(encode_record(reading)) == {
+            **orjson.loads(value),
+            "source_station_id": None,
+        }

@@ -42,3 +42,20 @@ def test_unreachable_broker_is_one_line_saying_what_to_do(command):
     [line] = [line for line in result.stderr.splitlines() if "weather-speed-layer" in line]
     assert "cannot reach the Kafka broker" in line
     assert "make kafka-up" in line
+
+
+def test_produce_for_a_city_that_is_not_configured_is_one_line_before_any_broker():
+    result = run_cli(
+        "produce",
+        "--scenario",
+        "storm",
+        "--city",
+        "Atlantis",
+        KAFKA_BROKER=f"127.0.0.1:{free_port()}",
+        KAFKA_CONNECT_WAIT="1",
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "weather-speed-layer: produce --city: unknown city 'Atlantis'; the configured cities "
+        "are: London, Paris, Berlin, Madrid, Rome, New York, Tokyo, Sydney, Sao Paulo, Mumbai"
+    ]

@@ -57,6 +57,8 @@ class FakeVisualCrossing:
         mode = self.script.pop(0) if self.script else self.by_location.get(location, self.mode)
         if mode == "ok":
             return web.json_response(TIMELINE)
+        if mode == "another-station":
+            return web.json_response(timeline_with(stations=["LFPO"]))
         if mode in OUT_OF_RULES:
             # json.dumps writes NaN as the bare NaN that Python's json.loads accepts.
             return web.json_response(timeline_with(**OUT_OF_RULES[mode][0]))
@@ -178,6 +180,15 @@ def fetcher_for(
 
 def locations(fake: FakeVisualCrossing) -> list[str]:
     return [request.match_info["location"] for request in fake.requests]
+
+
+async def test_a_round_can_be_fetched_for_some_of_the_cities_only(fake_api):
+    fake, base_url = fake_api
+    fetcher = fetcher_for(base_url, cities=(PARIS, TOKYO))
+    async with fetcher:
+        readings = await fetcher.fetch_all(NOW, (TOKYO,))
+    assert [reading.city for reading in readings] == ["Tokyo"]
+    assert locations(fake) == ["35.6762,139.6503"]
 
 
 async def test_api_reading_with_the_documented_query(fake_api):
@@ -406,6 +417,31 @@ async def test_the_next_successful_call_returns_the_city_to_api(fake_api, caplog
         [recovered] = await fetcher.fetch_all(NOW + timedelta(minutes=15))
     assert (faulty.data_origin, recovered.data_origin) == ("simulated", "api")
     assert "Visual Crossing is answering again for Paris" in caplog.text
+
+
+async def test_the_api_s_station_is_on_the_reading_and_in_the_log_never_the_station_id(
+    fake_api, caplog
+):
+    fake, base_url = fake_api
+    fake.script = ["ok", "ok", "another-station"]
+    fetcher = fetcher_for(base_url)
+    caplog.set_level(logging.INFO)
+    async with fetcher:
+        readings = [(await fetcher.fetch_all(NOW + timedelta(minutes=n)))[0] for n in range(3)]
+    assert [reading.station_id for reading in readings] == ["API-PAR"] * 3
+    assert [reading.source_station_id for reading in readings] == [
+        "07149099999",
+        "07149099999",
+        "LFPO",
+    ]
+    station_lines = [
+        record.getMessage() for record in caplog.records if "from station" in record.getMessage()
+    ]
+    assert station_lines == [
+        "Visual Crossing reports Paris from station 07149099999 (published as station_id API-PAR)",
+        "Visual Crossing reports Paris from station LFPO, was 07149099999 "
+        "(published as station_id API-PAR)",
+    ]
 
 
 async def test_an_unexpected_error_falls_back_without_leaking_the_key(
