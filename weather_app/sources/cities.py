@@ -90,6 +90,13 @@ def load_cities_file(path: Path) -> tuple[City, ...]:
     names = [city.name for city in cities]
     if len(set(names)) != len(names):
         raise CityConfigError(f"WEATHER_CITIES_FILE {path} names a city twice")
+    by_code: dict[str, str] = {}
+    for city in cities:
+        if (other := by_code.setdefault(city.code, city.name)) != city.name:
+            raise CityConfigError(
+                f"WEATHER_CITIES_FILE {path}: {other} and {city.name} share the code {city.code} "
+                '(their station_id); give one a "code" of its own'
+            )
     return cities
 
 
