@@ -4,10 +4,17 @@ from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
+from aiokafka import TopicPartition
 from aiokafka.admin import NewTopic
 
 from weather_app.broker import topics as broker_topics
-from weather_app.broker.topics import app_topics, replication_for, wait_for_broker
+from weather_app.broker.topics import (
+    TopicSize,
+    app_topics,
+    replication_for,
+    topic_sizes,
+    wait_for_broker,
+)
 from weather_app.errors import BrokerUnavailable
 from weather_app.settings import Settings
 
@@ -114,3 +121,14 @@ def test_a_raw_topic_with_another_partition_count_is_one_line_naming_the_setting
         f"topic {settings.stream.raw_topic} has 12 partitions but WEATHER_PARTITIONS is "
         f"{settings.stream.partitions}: set WEATHER_PARTITIONS=12"
     )
+
+
+def test_topic_sizes_count_partitions_and_the_offsets_each_topic_keeps():
+    raw = [TopicPartition("weather_raw", partition) for partition in range(3)]
+    alerts = TopicPartition("weather_alerts", 0)
+    starts = {raw[0]: 0, raw[1]: 5, raw[2]: 0, alerts: 7}
+    ends = {raw[0]: 10, raw[1]: 5, raw[2]: 4, alerts: 7}
+    assert topic_sizes(starts, ends) == [
+        TopicSize("weather_alerts", 1, 0),
+        TopicSize("weather_raw", 3, 14),
+    ]
