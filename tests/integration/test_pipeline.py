@@ -1,5 +1,6 @@
 """The worker on a real Kafka: raw readings in, enriched records out, tables in changelogs."""
 
+import re
 import signal
 from datetime import UTC
 
@@ -73,6 +74,11 @@ def test_produce_publishes_one_reading_per_city_per_round(app_env: AppEnv):
     assert partition_count(app_env.broker, app_env.raw_topic) == 4
     for record in records:
         assert orjson.loads(record.value)["city"] == orjson.loads(record.key)
+    listing = run_command(app_env, "topics")
+    assert listing.returncode == 0, listing.stderr
+    assert re.search(
+        rf"^{re.escape(app_env.raw_topic)}\s+4\s+{3 * len(CITIES)}$", listing.stdout, re.MULTILINE
+    ), listing.stdout
 
 
 def test_produce_forces_rain_a_storm_and_dry_weather_through_the_raw_topic_and_the_worker(

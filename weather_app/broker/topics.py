@@ -4,7 +4,7 @@ check their partitions."""
 import asyncio
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -223,3 +223,46 @@ async def check_partitions(settings: Settings) -> None:
             f"topic {settings.stream.raw_topic} has {found} partitions but WEATHER_PARTITIONS is "
             f"{settings.stream.partitions}: set WEATHER_PARTITIONS={found}"
         )
+
+
+class TopicSize(NamedTuple):
+    name: str
+    partitions: int
+    # Offsets the topic keeps (end minus start, summed over its partitions): its records, plus
+    # the commit markers of transactions under exactly_once.
+    messages: int
+
+
+def topic_sizes(
+    starts: Mapping[TopicPartition, int], ends: Mapping[TopicPartition, int]
+) -> list[TopicSize]:
+    """Each topic's partitions and kept messages, by name, from its partitions' offsets."""
+    partitions: dict[str, int] = {}
+    messages: dict[str, int] = {}
+    for partition, end in ends.items():
+        partitions[partition.topic] = partitions.get(partition.topic, 0) + 1
+        messages[partition.topic] = messages.get(partition.topic, 0) + end - starts[partition]
+    return [TopicSize(name, partitions[name], messages[name]) for name in sorted(partitions)]
+
+
+async def list_topics(bootstrap_servers: str) -> list[TopicSize]:
+    """Every topic on the cluster with its partitions and kept messages (no consumer group)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        descriptions = await admin.describe_topics(await admin.list_topics())
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(description["topic"], partition["partition"])
+        for description in descriptions
+        for partition in description["partitions"]
+    ]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None)
+    await consumer.start()
+    try:
+        starts = await consumer.beginning_offsets(partitions)
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    return topic_sizes(starts, ends)

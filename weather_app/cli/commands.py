@@ -14,7 +14,7 @@ from influxdb_client.rest import ApiException
 
 from models.codec import decode_value
 from weather_app.app import app, send_raw, settings
-from weather_app.broker.topics import app_topics
+from weather_app.broker.topics import app_topics, list_topics, wait_for_broker
 from weather_app.cli.influx import InfluxSetupError, InfluxTarget, city_activity, read_token
 from weather_app.cli.replay import Bound, ReplayReport, Window
 from weather_app.cli.replay import replay as run_replay
@@ -47,6 +47,20 @@ async def create_topics(self: AppCommand) -> None:
         self.say(f"created {name}")
     topics = app_topics(settings, changelog_topics(), leader_topic_name(app))
     self.say(f"{len(topics) - len(created)} topics already existed")
+
+
+@app.command()
+async def topics(self: AppCommand) -> None:
+    """List every topic on the broker with its partitions and the messages it keeps."""
+    try:
+        wait_for_broker(settings.kafka.broker, settings.kafka.connect_wait_seconds)
+    except BrokerUnavailable as error:
+        exit_with(str(error))
+    sizes = await list_topics(settings.kafka.bootstrap_servers)
+    width = max((len(size.name) for size in sizes), default=5)
+    self.say(f"{'topic':<{width}}  {'partitions':>10}  {'messages':>10}")
+    for size in sizes:
+        self.say(f"{size.name:<{width}}  {size.partitions:>10}  {size.messages:>10}")
 
 
 @app.command(

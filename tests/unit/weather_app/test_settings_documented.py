@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.unit.deploy import REPO, compose, env_example, interpolate
+from tests.unit.deploy import ENV_EXAMPLE, REPO, compose_config, env_example
 from weather_app.settings import Settings, configuration_tables, declarations
 
 README = REPO / "README.md"
@@ -35,11 +35,10 @@ def commented_settings() -> dict[str, str]:
 
 
 def worker_environment() -> dict[str, str]:
-    """The worker container's environment: docker-compose.yml with .env.example's values."""
-    environment = compose()["services"]["worker"]["environment"]
-    return {
-        str(name): interpolate(str(value), env_example()) for name, value in environment.items()
-    }
+    """The worker container's environment: docker-compose.yml, as Docker Compose resolves it,
+    with .env.example copied to .env (a variable listed without a value is left unset)."""
+    environment = compose_config(ENV_EXAMPLE.read_text(encoding="utf-8"))["services"]["worker"]
+    return {name: value for name, value in environment["environment"].items() if value is not None}
 
 
 def test_the_readme_tables_are_the_declarations():

@@ -9,7 +9,13 @@ from aiokafka.admin import NewTopic
 from aiokafka.errors import CoordinatorNotAvailableError
 
 from weather_app.broker import topics as broker_topics
-from weather_app.broker.topics import app_topics, replication_for, wait_for_broker
+from weather_app.broker.topics import (
+    TopicSize,
+    app_topics,
+    replication_for,
+    topic_sizes,
+    wait_for_broker,
+)
 from weather_app.errors import BrokerUnavailable
 from weather_app.settings import Settings
 
@@ -209,3 +215,14 @@ def test_declaring_returns_once_the_app_group_has_a_coordinator(monkeypatch):
     CreatingOffsetsTopic.questions = 0
     asyncio.run(broker_topics.declare_topics(settings, CHANGELOGS, LEADER))
     assert CreatingOffsetsTopic.questions == 3
+
+
+def test_topic_sizes_count_partitions_and_the_offsets_each_topic_keeps():
+    raw = [TopicPartition("weather_raw", partition) for partition in range(3)]
+    alerts = TopicPartition("weather_alerts", 0)
+    starts = {raw[0]: 0, raw[1]: 5, raw[2]: 0, alerts: 7}
+    ends = {raw[0]: 10, raw[1]: 5, raw[2]: 4, alerts: 7}
+    assert topic_sizes(starts, ends) == [
+        TopicSize("weather_alerts", 1, 0),
+        TopicSize("weather_raw", 3, 14),
+    ]
