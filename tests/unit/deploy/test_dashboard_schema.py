@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.paths import cache_dir
 from tests.unit.deploy import DASHBOARD_FILE, GRAFANA, REPO, dashboard
 
 
@@ -21,8 +22,7 @@ def schema_check() -> Path:
         [REPO / "scripts" / "install-schema-check.sh"], capture_output=True, text=True
     )
     assert built.returncode == 0, built.stdout + built.stderr
-    [line] = [line for line in built.stdout.splitlines() if line.startswith("==> Building")]
-    return Path(line.rsplit(" into ", 1)[1])
+    return cache_dir() / "bin" / "grafana-schema-check"
 
 
 def check(checker: Path, *paths: Path) -> subprocess.CompletedProcess[str]:
