@@ -12,7 +12,7 @@ help:
 	@echo "make kafka-up    start the local Kafka broker (KAFKA_PORT, default 9092; KAFKA_NODES=3: three)"
 	@echo "make kafka-down  stop it (all of them)"
 	@echo "make stack-up    Kafka + InfluxDB 2 + Telegraf (WITH_WORKER=1: + one worker); make stack-down"
-	@echo "make tools       build Telegraf and InfluxDB from the Go module proxy (cached, ~8 min once)"
+	@echo "make tools       build Telegraf, InfluxDB and the dashboard schema check (Go module proxy; cached, ~8 min once)"
 	@echo "make bench       benchmarks into BENCHMARKS.md (~16 min, 12 of them the city sizes)"
 
 $(INSTALLED): setup.cfg pyproject.toml
@@ -25,10 +25,11 @@ run: venv
 	@# WORKERS=N starts N workers (web ports 6066, 6067, ...)
 	scripts/run.sh
 
-# Telegraf and influxd, built once into ~/.cache/weather-speed-layer/bin and reused; Debian's
-# chromium for the web page test.
+# Telegraf and influxd, built once into ~/.cache/weather-speed-layer/bin and reused; the
+# dashboard schema checker (Go build cache); Debian's chromium for the web page test.
 tools:
 	scripts/install-telegraf.sh
+	scripts/install-schema-check.sh
 	scripts/install-influxdb.sh
 	scripts/install-chromium.sh
 

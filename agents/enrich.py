@@ -33,12 +33,15 @@ from weather_app.faust_internals.transactions import ack_when_handled, sending_f
 from weather_app.metrics import invalid_messages, published_records, rekeyed_readings
 from weather_app.rules.batch import BatchProcessor
 from weather_app.rules.deadletter import dead_letter
+from weather_app.rules.freshness import max_age_seconds
+from weather_app.rules.headers import EnrichedHeaders
 from weather_app.rules.partitioning import home_partition
 from weather_app.rules.validation import InvalidReading, decode_raw
 from weather_app.worker import stop_worker
 
 logger = logging.getLogger(__name__)
 PROCESSING_ERROR = "processing_error"
+HEADERS = EnrichedHeaders(max_age_seconds(settings.fetch_interval_seconds))
 
 
 @app.agent(raw_topic)
@@ -97,7 +100,9 @@ async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
                 logger.exception("Enriching a valid reading failed")
                 await outbox.send(dead_letter_record(event, PROCESSING_ERROR, repr(error), now))
                 continue
-            await outbox.send(OutgoingRecord(output, key, encode_record(enriched)))
+            await outbox.send(
+                OutgoingRecord(output, key, encode_record(enriched), headers=HEADERS.of(reading))
+            )
             enriched_count += 1
     writes = []
     for city, update in batch.updates():

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Build a slim Telegraf (only the plugins the speed layer uses) from the Go module proxy.
 # Result: ${WSL_CACHE:-$HOME/.cache/weather-speed-layer}/bin/telegraf
-# Idempotent: exits fast when the binary already exists and runs.
+# Idempotent: exits fast when the binary already exists, runs and has every plugin of TELEGRAF_TAGS
+# (a binary built before a plugin was added is rebuilt).
 #
 # Env: WSL_CACHE (cache root).
 set -euo pipefail
 
 TELEGRAF_VERSION="v1.37.2"
-TELEGRAF_TAGS="custom,inputs.kafka_consumer,parsers.json_v2,outputs.influxdb_v2,outputs.file,outputs.health"
+TELEGRAF_TAGS="custom,inputs.kafka_consumer,parsers.json_v2,processors.converter,outputs.influxdb_v2,outputs.file,outputs.health"
 
 CACHE="${WSL_CACHE:-$HOME/.cache/weather-speed-layer}"
 BIN_DIR="$CACHE/bin"
@@ -16,9 +17,20 @@ TELEGRAF_BIN="$BIN_DIR/telegraf"
 die() { echo "install-telegraf: $*" >&2; exit 1; }
 say() { echo "==> $*"; }
 
+# The plugins of TELEGRAF_TAGS that `telegraf plugins` does not list.
+missing_plugins() {
+    local listed
+    listed="$("$TELEGRAF_BIN" plugins 2>/dev/null)" || listed=""
+    tr ',' '\n' <<<"${TELEGRAF_TAGS#custom,}" | grep -vxF -f <(printf '%s\n' "$listed") || true
+}
+
 if [[ -x "$TELEGRAF_BIN" ]] && out="$("$TELEGRAF_BIN" --version 2>/dev/null)"; then
-    echo "telegraf already installed: $TELEGRAF_BIN ($out)"
-    exit 0
+    missing="$(missing_plugins | paste -sd, -)"
+    if [[ -z "$missing" ]]; then
+        echo "telegraf already installed: $TELEGRAF_BIN ($out)"
+        exit 0
+    fi
+    say "telegraf in $TELEGRAF_BIN lacks $missing: rebuilding it"
 fi
 
 GO_MIN="1.25.5"            # telegraf v1.37.2's go.mod: go 1.25.5
@@ -45,4 +57,6 @@ install -m 0755 "$GOBIN/telegraf" "$TELEGRAF_BIN.tmp"
 mv -f "$TELEGRAF_BIN.tmp" "$TELEGRAF_BIN"
 
 out="$("$TELEGRAF_BIN" --version 2>&1)" || die "built $TELEGRAF_BIN but '--version' fails: $out"
+missing="$(missing_plugins | paste -sd, -)"
+[[ -z "$missing" ]] || die "built $TELEGRAF_BIN but it lacks $missing"
 say "telegraf installed: $TELEGRAF_BIN ($out) in $((SECONDS - start)) s"

@@ -98,17 +98,19 @@ async def produce(
     topic: str,
     records: Iterable[tuple[bytes | None, bytes]],
     window: int = 5000,
+    headers: list[tuple[str, bytes]] | None = None,
     **producer: Any,
 ) -> int:
     """Send every (key, value), awaiting the acknowledgements every `window` records (1: each
-    before the next); `producer` are AIOKafkaProducer options. How many were sent."""
+    before the next), each with `headers`; `producer` are AIOKafkaProducer options. How many
+    were sent."""
     sender = AIOKafkaProducer(bootstrap_servers=broker, **producer)
     await sender.start()
     count = 0
     try:
         pending: list[asyncio.Future[Any]] = []
         for key, value in records:
-            pending.append(await sender.send(topic, value=value, key=key))
+            pending.append(await sender.send(topic, value=value, key=key, headers=headers))
             count += 1
             if len(pending) >= window:
                 await asyncio.gather(*pending)
@@ -119,9 +121,16 @@ async def produce(
     return count
 
 
-def publish(broker: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> None:
+def publish(
+    broker: str,
+    topic: str,
+    messages: Iterable[tuple[bytes | None, bytes]],
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
     """Send (key, value) messages to `topic`, each acknowledged before the next; up to 2 MB."""
-    asyncio.run(produce(broker, topic, messages, window=1, max_request_size=2_000_000))
+    asyncio.run(
+        produce(broker, topic, messages, window=1, headers=headers, max_request_size=2_000_000)
+    )
 
 
 def read_topic(

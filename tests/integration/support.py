@@ -140,8 +140,19 @@ def flux(target: InfluxTarget, query: str) -> list[dict[str, Any]]:
     return [record.values for table in tables for record in table.records]
 
 
-def send_enriched(broker: str, topic: str, values: list[dict[str, Any]]) -> None:
-    publish(broker, topic, [(orjson.dumps(value["city"]), orjson.dumps(value)) for value in values])
+def send_enriched(
+    broker: str,
+    topic: str,
+    values: list[dict[str, Any]],
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
+    """Publish enriched records as the agent does, keyed by city, each with `headers`."""
+    publish(
+        broker,
+        topic,
+        [(orjson.dumps(value["city"]), orjson.dumps(value)) for value in values],
+        headers,
+    )
 
 
 def telegraf_errors(log: Path) -> list[str]:

@@ -8,8 +8,10 @@ with a short interval -> Kafka -> Telegraf -> InfluxDB, as in test_influx_pipeli
 """
 
 import json
+import math
 import re
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,6 +37,8 @@ from tests.integration.support import (
     wait_until,
 )
 from weather_app.cli.influx import InfluxTarget
+from weather_app.rules.freshness import max_age_seconds
+from weather_app.rules.headers import STALE_AFTER_SECONDS, header_number
 from weather_app.rules.timestamps import format_rfc3339
 from weather_app.sources.cities import DEFAULT_CITIES
 
@@ -188,6 +192,19 @@ def seed_record(city_index: int, observed: datetime) -> dict[str, Any]:
     }
 
 
+def telegraf_service(env: AppEnv, log: Path) -> ScriptService:
+    """Telegraf reading `env`'s enriched topic into its bucket, in its own consumer group."""
+    return ScriptService(
+        "telegraf.sh",
+        {
+            **env.variables(),
+            "TELEGRAF_HEALTH_PORT": str(free_port()),
+            "TELEGRAF_LOG": str(log),
+            "TELEGRAF_CONSUMER_GROUP": unique_name("telegraf"),
+        },
+    )
+
+
 @pytest.fixture(scope="module")
 def live_bucket(
     kafka_broker: str, influxdb_server: InfluxTarget, tmp_path_factory: pytest.TempPathFactory
@@ -218,15 +235,7 @@ def live_bucket(
             for index in range(len(DEFAULT_CITIES))
         ]
         send_enriched(kafka_broker, env.enriched_topic, seeds)
-        telegraf = ScriptService(
-            "telegraf.sh",
-            {
-                **env.variables(),
-                "TELEGRAF_HEALTH_PORT": str(free_port()),
-                "TELEGRAF_LOG": str(telegraf_log),
-                "TELEGRAF_CONSUMER_GROUP": unique_name("telegraf"),
-            },
-        )
+        telegraf = telegraf_service(env, telegraf_log)
         telegraf.up()
         try:
             worker = Worker(env)
@@ -302,9 +311,12 @@ def test_the_age_of_the_last_measurement_is_below_two_intervals(
     live_bucket: InfluxTarget, cities: list[str]
 ):
     rows = run_panel(live_bucket, by_title("Age of the last measurement"), cities)
-    ages = {row["city"]: row["_value"] for row in rows}
+    ages = {row["city"]: (row["age"], row["stale_after"], row["state"]) for row in rows}
     assert ages.keys() == set(cities)
-    assert all(0 <= age < 2 * INTERVAL for age in ages.values()), ages
+    assert all(
+        0 <= age < stale_after == 2 * INTERVAL and state != "stale"
+        for age, stale_after, state in ages.values()
+    ), ages
 
 
 def test_the_forecast_error_compares_each_city_with_its_forecast_of_an_hour_before(
@@ -331,18 +343,21 @@ from(bucket: "{live_bucket.bucket}")
     assert all(row["_value"] >= 15.5 - hottest[row["city"]] - 1e-9 for row in rows)
 
 
-@pytest.mark.parametrize("rule", RULES, ids=[str(rule["uid"]) for rule in RULES])
-def test_the_alert_rule_queries_run_and_do_not_fire_while_data_flows(
-    live_bucket: InfluxTarget, rule: dict[str, Any]
-):
-    assert rule["noDataState"] == "Alerting"
+def firing(
+    target: InfluxTarget, rule: dict[str, Any], at: datetime | None = None
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """What Grafana's rule would fire on (by city, "" for a query without one), evaluated now or
+    `at`, and the query's rows. As Grafana: the query over relativeTimeRange, then the reduce and
+    the threshold expressions."""
     [query] = [step for step in rule["data"] if step["datasourceUid"] != "__expr__"]
     span = timedelta(seconds=query["relativeTimeRange"]["from"])
-    rows = flux(
-        live_bucket,
-        substitute(query["model"]["query"], live_bucket.bucket, TimeRange.last(span), CITIES),
+    moment = at or datetime.now(UTC)
+    text = substitute(
+        query["model"]["query"], target.bucket, TimeRange(moment - span, moment), CITIES
     )
-    assert rows
+    if at is not None:  # Flux's now() is the evaluation time
+        text = f"option now = () => {rfc3339_nano(at)}\n{text}"
+    rows = flux(target, text)
     reducer = next(step["model"] for step in rule["data"] if step["model"].get("type") == "reduce")
     threshold = next(
         step["model"] for step in rule["data"] if step["model"].get("type") == "threshold"
@@ -356,11 +371,157 @@ def test_the_alert_rule_queries_run_and_do_not_fire_while_data_flows(
         key: sum(values) if reducer["reducer"] == "sum" else values[-1]
         for key, values in series.items()
     }
-    firing = {
+    fired = {
         key: value
         for key, value in reduced.items()
         if (value < limit if kind == "lt" else value > limit)
     }
-    assert firing == {}
+    return fired, rows
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[str(rule["uid"]) for rule in RULES])
+def test_the_alert_rule_queries_run_and_do_not_fire_while_data_flows(
+    live_bucket: InfluxTarget, rule: dict[str, Any]
+):
+    assert rule["noDataState"] == "Alerting"
+    fired, rows = firing(live_bucket, rule)
+    assert rows
+    assert fired == {}
     if "city" in rows[0]:
-        assert reduced.keys() == set(CITIES)
+        assert {str(row["city"]) for row in rows} == set(CITIES)
+
+
+# A quota-raised interval as with an API key (10 cities on 1,000 calls a day: 864 s), and two
+# cities written as the pipeline writes them, with the threshold header of a worker at 900 s.
+SLOW_INTERVAL = 900.0
+FRESH_CITY, STOPPED_CITY = 0, 1  # indexes into DEFAULT_CITIES
+FRESH_AGE = 1000  # older than 300 s, the old fixed threshold, and than one interval
+STOPPED_AGE = 2000  # older than 2 x 900 s
+
+
+@pytest.fixture(scope="module")
+def slow_bucket(
+    kafka_broker: str, influxdb_server: InfluxTarget, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[InfluxTarget, datetime]]:
+    """A fresh bucket holding, through Kafka and Telegraf, the points of two cities fetched every
+    900 s: one whose newest point is FRESH_AGE s old, one stopped STOPPED_AGE s ago. Yields
+    it with the moment those ages hold."""
+    workdir: Path = tmp_path_factory.mktemp("grafana-slow")
+    env = AppEnv(broker=kafka_broker, workdir=workdir)
+    telegraf_log = workdir / "telegraf.log"
+    with temporary_bucket(influxdb_server) as target:
+        env.extra.update(
+            INFLUXDB_URL=influxdb_server.url,
+            INFLUXDB_ORG=influxdb_server.org,
+            INFLUXDB_BUCKET=target.bucket,
+            **scoped_token_env(target, workdir / "tokens"),
+        )
+        assert run_command(env, "create-topics").returncode == 0
+        now = datetime.now(UTC).replace(microsecond=0)
+        records = [
+            seed_record(city, now - timedelta(seconds=age + fetches * SLOW_INTERVAL))
+            for city, age in ((FRESH_CITY, FRESH_AGE), (STOPPED_CITY, STOPPED_AGE))
+            for fetches in (2, 1, 0)
+        ]
+        # What the enrich agent of a worker fetching every 900 s puts on each record.
+        headers = [(STALE_AFTER_SECONDS, header_number(max_age_seconds(SLOW_INTERVAL)))]
+        send_enriched(kafka_broker, env.enriched_topic, records, headers)
+        telegraf = telegraf_service(env, telegraf_log)
+        telegraf.up()
+        try:
+            wait_until(
+                lambda: len(stale_after_points(target)) == len(records),
+                timeout=60,
+                what="every record's point with its stale threshold",
+            )
+        finally:
+            telegraf.down()
+        assert telegraf_errors(telegraf_log) == []
+        yield reader(target, env.extra), now
+
+
+def stale_after_points(target: InfluxTarget) -> list[dict[str, Any]]:
+    return flux(
+        target,
+        f"""
+from(bucket: "{target.bucket}")
+  |> range(start: -1d)
+  |> filter(fn: (r) => r._measurement == "weather" and r._field == "stale_after_seconds")
+""",
+    )
+
+
+def test_with_a_900_s_interval_only_the_stopped_city_fires(
+    slow_bucket: tuple[InfluxTarget, datetime],
+):
+    target, now = slow_bucket
+    assert {point["_value"] for point in stale_after_points(target)} == {2 * SLOW_INTERVAL}
+    fresh, stopped = DEFAULT_CITIES[FRESH_CITY].name, DEFAULT_CITIES[STOPPED_CITY].name
+    [per_city] = [rule for rule in RULES if rule["uid"] == "weather-no-data-per-city"]
+    [all_cities] = [rule for rule in RULES if rule["uid"] == "weather-no-data-all-cities"]
+    fired, _ = firing(target, per_city, at=now)
+    assert fired.keys() == {stopped}
+    assert fired[stopped] == pytest.approx(STOPPED_AGE / (2 * SLOW_INTERVAL))
+    assert firing(target, all_cities, at=now)[0] == {}
+    # 900 s later the fresh city is stopped too (1,900 s > 1,800 s): nothing arrives at all.
+    later = now + timedelta(seconds=SLOW_INTERVAL)
+    assert firing(target, per_city, at=later)[0].keys() == {fresh, stopped}
+    assert firing(target, all_cities, at=later)[0].keys() == {""}
+
+
+def test_with_a_900_s_interval_the_age_panel_colours_by_that_interval(
+    slow_bucket: tuple[InfluxTarget, datetime],
+):
+    target, now = slow_bucket
+    panel = by_title("Age of the last measurement")
+    query = substitute(panel_query(panel), target.bucket, TimeRange.last(DASHBOARD_RANGE), CITIES)
+    rows = flux(target, f"option now = () => {rfc3339_nano(now)}\n{query}")
+    states = {row["city"]: (row["age"], row["stale_after"], row["state"]) for row in rows}
+    assert states == {
+        DEFAULT_CITIES[FRESH_CITY].name: (FRESH_AGE, 2 * SLOW_INTERVAL, "late"),
+        DEFAULT_CITIES[STOPPED_CITY].name: (STOPPED_AGE, 2 * SLOW_INTERVAL, "stale"),
+    }
+
+
+# The wind rose's sectors in compass order (22.5 degrees each, N centred on 0) and its speed
+# classes with their upper bounds (km/h).
+SECTORS = ["N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE"]
+SECTORS += ["S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW"]
+SPEED_CLASSES = (
+    (10.0, "0-10 km/h"),
+    (20.0, "10-20 km/h"),
+    (30.0, "20-30 km/h"),
+    (50.0, "30-50 km/h"),
+    (math.inf, "50+ km/h"),
+)
+
+
+def test_the_wind_rose_counts_each_direction_once_by_sector_and_speed_class(
+    live_bucket: InfluxTarget,
+):
+    time_range = TimeRange.last(DASHBOARD_RANGE)
+    panel = by_title("Wind rose (direction by speed class)")
+    rows = flux(live_bucket, substitute(panel_query(panel), live_bucket.bucket, time_range, CITIES))
+    assert [row["sector"] for row in rows] == SECTORS
+    shown = Counter({(row["sector"], name): row[name] for row in rows for _, name in SPEED_CLASSES})
+    # The same points counted here, from the stored wind_dir and wind_speed fields.
+    points = flux(
+        live_bucket,
+        f"""
+from(bucket: "{live_bucket.bucket}")
+  |> range(start: {rfc3339_nano(time_range.start)}, stop: {rfc3339_nano(time_range.stop)})
+  |> filter(fn: (r) => r._measurement == "weather")
+  |> filter(fn: (r) => r._field == "wind_dir" or r._field == "wind_speed")
+  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
+  |> filter(fn: (r) => exists r.wind_dir)
+""",
+    )
+    assert len(points) >= len(CITIES) * COLLECT_SECONDS / INTERVAL / 2
+    expected = Counter(
+        (
+            SECTORS[math.floor(point["wind_dir"] / 22.5 + 0.5) % 16],
+            next(name for bound, name in SPEED_CLASSES if point["wind_speed"] < bound),
+        )
+        for point in points
+    )
+    assert +shown == expected

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
+from models import ENRICHED_FIELDS
 from tests.harness.kafka import partition_count, read_topic
 from tests.harness.ports import free_port
 from tests.harness.processes import ScriptService
@@ -140,7 +141,31 @@ def test_every_city_lands_in_influxdb_at_its_observation_time(
         assert point["station_id"] == value["station_id"]
         assert point["data_origin"] == value["data_origin"] == "simulated"
 
-    for field in FLOAT_FIELDS:
+    # The raw reading's wind direction and the stale threshold (2 x the 3 s interval) travel as
+    # Kafka headers of the v2 record and become float fields of the same point, not tags.
+    raw = read_topic(
+        pipeline_env.broker,
+        pipeline_env.raw_topic,
+        until=lambda records: len(records) >= len(published),
+        timeout=30,
+    )
+    directions = {}
+    for record in raw:
+        value = orjson.loads(record.value)
+        directions[(value["city"], parse_rfc3339(value["timestamp"]))] = value["wind_dir"]
+    wind = {(p["city"], p["_time"]): p for p in weather_points(influxdb, "wind_dir")}
+    stale_after = {
+        (p["city"], p["_time"]): p for p in weather_points(influxdb, "stale_after_seconds")
+    }
+    for key, value in expected.items():
+        assert set(value) == set(ENRICHED_FIELDS)
+        assert 0.0 <= directions[key] <= 360.0
+        assert wind[key]["_value"] == directions[key]
+        assert stale_after[key]["_value"] == 6.0
+        assert "wind_dir" not in points[key]
+        assert "stale_after_seconds" not in points[key]
+
+    for field in (*FLOAT_FIELDS, "wind_dir", "stale_after_seconds"):
         assert {type(p["_value"]) for p in weather_points(influxdb, field)} == {float}, field
     for field in INT_FIELDS:
         assert {type(p["_value"]) for p in weather_points(influxdb, field)} == {int}, field

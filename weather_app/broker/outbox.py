@@ -47,6 +47,7 @@ class OutgoingRecord:
     key: bytes | None
     value: bytes | None
     partition: int | None = None  # None: the producer's partitioner picks it from the key
+    headers: list[tuple[str, bytes]] | None = None
 
 
 class Outbox:
@@ -70,7 +71,7 @@ class Outbox:
     async def _send(self, record: OutgoingRecord) -> Awaitable[Any] | BaseException:
         try:
             result: Awaitable[Any] = await self._producer.send(
-                record.topic, record.key, record.value, record.partition, None, None
+                record.topic, record.key, record.value, record.partition, None, record.headers
             )
         except Exception as error:  # e.g. no metadata for the topic within the timeout
             return error

@@ -22,6 +22,8 @@ from models.codec import encode_key, encode_record
 from weather_app.errors import BrokerUnavailable
 from weather_app.rules.admission import CityAdmission
 from weather_app.rules.batch import process_reading
+from weather_app.rules.freshness import max_age_seconds
+from weather_app.rules.headers import EnrichedHeaders, Headers
 from weather_app.rules.timestamps import parse_rfc3339
 from weather_app.rules.validation import InvalidReading, decode_raw
 from weather_app.settings import Settings
@@ -88,9 +90,11 @@ class Deliveries:
         self._report = report
         self._in_flight: list[asyncio.Future[Any]] = []
 
-    async def send(self, key: bytes, value: bytes) -> None:
+    async def send(self, key: bytes, value: bytes, headers: Headers) -> None:
         try:
-            self._in_flight.append(await self._producer.send(self._topic, key=key, value=value))
+            self._in_flight.append(
+                await self._producer.send(self._topic, key=key, value=value, headers=headers)
+            )
         except KafkaError as error:  # refused before it was queued
             self._count_failure(error)
 
@@ -184,6 +188,7 @@ async def replay_partitions(
     """`replay` with its consumer and producer started."""
     report = ReplayReport()
     deliveries = Deliveries(producer, settings.stream.enriched_topic, report)
+    headers = EnrichedHeaders(max_age_seconds(settings.fetch_interval_seconds))
     consumer.assign(partitions)
     beginnings = await consumer.beginning_offsets(partitions)
     # Taken once: records published while the replay runs are not part of it.
@@ -229,7 +234,9 @@ async def replay_partitions(
                     reading, samples.get(city, []), settings.stream.history_size
                 )
                 if in_window and (not window.cities or city in window.cities):
-                    await deliveries.send(encode_key(city), encode_record(enriched))
+                    await deliveries.send(
+                        encode_key(city), encode_record(enriched), headers.of(reading)
+                    )
                 else:
                     report.warmed += 1
         # The position passes transaction markers and deleted records, which no record shows.

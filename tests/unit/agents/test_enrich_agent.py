@@ -25,9 +25,16 @@ from weather_app.metrics import rekeyed_readings
 from weather_app.rules.partitioning import home_partition
 
 
-def raw_message(city: str, timestamp: str, temperature: float, precipitation: float = 0.0):
+def raw_message(
+    city: str,
+    timestamp: str,
+    temperature: float,
+    precipitation: float = 0.0,
+    wind_dir: float | None = None,
+):
     return orjson.dumps(
         {
+            "wind_dir": wind_dir,
             "city": city,
             "country": "FR",
             "station_id": "SIM-X",
@@ -49,6 +56,7 @@ class FakeProducer:
 
     def __init__(self, error: Exception | None = None, failures: int = 0) -> None:
         self.records: list[tuple[str, bytes, bytes, int | None]] = []
+        self.headers: dict[bytes, list[tuple[str, bytes]] | None] = {}  # by record value
         self.attempts: dict[tuple[str, bytes | None, bytes | None], int] = {}
         self.flushes = 0
         self.error = error
@@ -64,6 +72,7 @@ class FakeProducer:
             result.set_exception(self.error)
         else:
             self.records.append((topic, key, value, partition))
+            self.headers[value] = headers
             result.set_result(None)
         return result
 
@@ -143,6 +152,29 @@ async def test_each_raw_reading_becomes_one_enriched_record_keyed_by_city(produc
     assert set(record) == set(ENRICHED_FIELDS)
     assert record["is_rain"] == 1
     assert record["timestamp"] == "2026-11-27T12:00:00Z"
+
+
+async def test_each_record_carries_its_wind_direction_and_the_stale_threshold_in_headers(
+    producer,
+):
+    stale_after = str(2 * settings.fetch_interval_seconds).encode()
+    async with enrich_readings.test_context() as agent:
+        await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:00:00Z", 9.0, wind_dir=225))
+        await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:10:00Z", 9.0))
+        await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:20:00Z", 9.0, wind_dir=361))
+    with_direction, without_direction = published(producer)
+    assert set(orjson.loads(with_direction[1])) == set(ENRICHED_FIELDS)
+    assert producer.headers[with_direction[1]] == [
+        ("stale_after_seconds", stale_after),
+        ("wind_dir", b"225.0"),
+    ]
+    assert producer.headers[without_direction[1]] == [("stale_after_seconds", stale_after)]
+    # A direction outside 0..360 costs the whole reading, as every bound does.
+    [letter] = letters(producer)
+    assert (letter["reason"], letter["detail"]) == (
+        "out_of_range",
+        "wind_dir=361.0 outside 0.0..360.0",
+    )
 
 
 async def test_tables_keep_last_seen_and_history_per_city(producer):

@@ -26,11 +26,12 @@ REQUIRED_PANELS = {
     "Rain (0/1)": "state-timeline",
     "Storm (0/1)": "state-timeline",
     "Messages in the last minute": "stat",
-    "Age of the last measurement": "stat",
+    "Age of the last measurement": "table",
     "Data origin": "piechart",
     "Latest readings (debug)": "table",
     "Forecast error (next_hour_temp vs observed an hour later)": "timeseries",
-    "Wind now (speed, direction when carried)": "table",
+    "Wind now (speed and direction)": "table",
+    "Wind rose (direction by speed class)": "barchart",
 }
 
 
@@ -157,8 +158,7 @@ def test_rain_and_storm_look_further_back_than_the_dashboard():
 def test_heartbeat_age_wind_and_forecast_panels_query_what_they_say():
     assert "range(start: -1m)" in query_of(panel("Messages in the last minute"))
     assert "int(v: now()) - int(v: r._time)" in query_of(panel("Age of the last measurement"))
-    assert panel("Age of the last measurement")["fieldConfig"]["defaults"]["unit"] == "s"
-    assert '"wind_dir"' in query_of(panel("Wind now (speed, direction when carried)"))
+    assert '"wind_dir"' in query_of(panel("Wind now (speed and direction)"))
     forecast = query_of(panel("Forecast error (next_hour_temp vs observed an hour later)"))
     assert "timeShift(duration: 1h)" in forecast
     assert '"next_hour_temp"' in forecast
@@ -176,7 +176,7 @@ def test_the_alert_rules_say_no_data_is_alerting_and_use_the_datasource():
     panel_ids = {str(p["id"]) for p in panels()}
     for rule in found:
         assert rule["noDataState"] == "Alerting"
-        assert rule["title"].startswith("No weather data for 5 minutes")
+        assert rule["title"].startswith("No weather data for 2 fetch intervals")
         steps = {step["refId"]: step for step in rule["data"]}
         assert rule["condition"] in steps
         [query] = [s for s in rule["data"] if s["datasourceUid"] != "__expr__"]
@@ -190,6 +190,26 @@ def test_the_alert_rules_say_no_data_is_alerting_and_use_the_datasource():
         assert rule["annotations"]["__panelId__"] in panel_ids
     per_city = next(rule for rule in found if rule["uid"] == "weather-no-data-per-city")
     assert 'group(columns: ["city"])' in per_city["data"][0]["model"]["query"]
+
+
+def test_the_age_colours_and_alerts_compare_with_the_threshold_each_point_carries():
+    """No fixed number of seconds: the threshold is the stale_after_seconds field of the point."""
+    age = panel("Age of the last measurement")
+    assert 'r._field == "stale_after_seconds"' in query_of(age)
+    [state] = [o for o in age["fieldConfig"]["overrides"] if o["matcher"]["options"] == "state"]
+    [mappings] = [p["value"] for p in state["properties"] if p["id"] == "mappings"]
+    assert {name: option["color"] for name, option in mappings[0]["options"].items()} == {
+        "fresh": "green",
+        "late": "orange",
+        "stale": "red",
+    }
+    assert "thresholds" not in age["fieldConfig"]["defaults"]
+    for rule in rules():
+        [query] = [s for s in rule["data"] if s["datasourceUid"] != "__expr__"]
+        assert 'r._field == "stale_after_seconds"' in query["model"]["query"]
+        assert "/ r._value" in query["model"]["query"]
+        [threshold] = [s for s in rule["data"] if s["model"].get("type") == "threshold"]
+        assert threshold["model"]["conditions"][0]["evaluator"] == {"type": "gt", "params": [1]}
 
 
 def test_the_alerting_files_hold_no_dollar_but_environment_references():

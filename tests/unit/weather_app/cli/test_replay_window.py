@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaError
 
 from models.codec import encode_key
 from weather_app.cli.replay import Bound, ReplayReport, Window, replay_partitions
+from weather_app.rules.headers import STALE_AFTER_SECONDS, WIND_DIR
 from weather_app.rules.timestamps import format_rfc3339
 from weather_app.settings import Settings, StreamSettings
 
@@ -24,9 +25,12 @@ CITY = SETTINGS.stream.cities[0]
 FROM_OFFSET_0 = Bound(offset=0)
 
 
-def reading(minute: int, observed_ahead: timedelta = timedelta(0)) -> bytes:
+def reading(
+    minute: int, observed_ahead: timedelta = timedelta(0), wind_dir: float | None = None
+) -> bytes:
     return orjson.dumps(
         {
+            "wind_dir": wind_dir,
             "city": CITY.name,
             "country": "FR",
             "station_id": "SIM",
@@ -112,13 +116,15 @@ class FakeProducer:
     def __init__(self, failing: frozenset[int] = frozenset()) -> None:
         self.failing = failing
         self.sent: list[bytes] = []
+        self.headers: list[list[tuple[str, bytes]]] = []
         self._unanswered: list[tuple[int, asyncio.Future[None]]] = []
 
-    async def send(self, topic, key, value):
+    async def send(self, topic, key, value, headers):
         assert topic == SETTINGS.stream.enriched_topic
         answer = asyncio.get_running_loop().create_future()
         self._unanswered.append((len(self.sent), answer))
         self.sent.append(value)
+        self.headers.append(headers)
         return answer
 
     async def flush(self):
@@ -165,7 +171,7 @@ async def test_only_delivered_records_are_counted_and_failures_are_reported():
 
 async def test_a_send_refused_at_once_counts_as_failed():
     class RefusingProducer(FakeProducer):
-        async def send(self, topic, key, value):
+        async def send(self, topic, key, value, headers):
             raise KafkaError("message too large")
 
     report = await run(FakeConsumer({partition(0): minutes_log(range(5))}), RefusingProducer())
@@ -238,3 +244,15 @@ async def test_a_city_the_live_agent_refused_as_unknown_is_not_replayed():
     report = await run(FakeConsumer({partition(0): log}), producer)
     assert (report.delivered, report.invalid) == (2, 1)
     assert all(orjson.loads(value)["city"] == CITY.name for value in producer.sent)
+
+
+async def test_replayed_records_carry_the_live_agents_headers():
+    log = minutes_log(range(2))
+    log.records[1] = record(0, 1, 1, reading(1, wind_dir=202.5))
+    producer = FakeProducer()
+    await run(FakeConsumer({partition(0): log}), producer)
+    stale_after = str(2 * SETTINGS.fetch_interval_seconds).encode()
+    assert producer.headers == [
+        [(STALE_AFTER_SECONDS, stale_after)],
+        [(STALE_AFTER_SECONDS, stale_after), (WIND_DIR, b"202.5")],
+    ]
