@@ -196,7 +196,7 @@ class WeatherFetcher(mode.Service):
                 city.name, lambda: self._fetch_visual_crossing(session, city, now), now
             )
             if reading is not None:
-                self._answering(city.name, f"for {city.name}")
+                self._answering(city.name)
                 self._log_source_station(city, reading.source_station_id)
                 return reading
             self._failing.add(city.name)
@@ -213,7 +213,7 @@ class WeatherFetcher(mode.Service):
         if locations is None:
             self._failing.add(EVERY_CITY)
             return [self._simulate(city, now) for city in cities]
-        self._answering(EVERY_CITY, "")
+        self._answering(EVERY_CITY)
         if missing := cities[len(locations) :]:
             logger.warning(
                 "Open-Meteo answered %d of %d locations; simulated this round: %s",
@@ -237,17 +237,17 @@ class WeatherFetcher(mode.Service):
             )
             self._failing.add(city.name)
             return self._simulate(city, now)
-        self._answering(city.name, f"for {city.name}")
+        self._answering(city.name)
         return reading
 
     def _simulate(self, city: City, now: datetime) -> RawReading:
         return simulate_reading(city, now, self.settings.stream.simulation_seed)
 
-    def _answering(self, subject: str, what: str) -> None:
-        """Say once that `subject` is answered again after a failure."""
+    def _answering(self, subject: str) -> None:
+        """Say once that the API answers again for `subject` (a city or EVERY_CITY)."""
         if subject in self._failing:
             self._failing.discard(subject)
-            logger.info("%s is answering again%s", self._name, f" {what}" if what else "")
+            logger.info("%s is answering again%s", self._name, f" for {subject}" if subject else "")
 
     def _log_source_station(self, city: City, station: str | None) -> None:
         """Say which station the API reports the city from, at the first reading and whenever it
