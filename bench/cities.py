@@ -206,6 +206,7 @@ class CityBench:
             "WEATHER_DLQ_TOPIC": f"{app_id}-dlq",
             "WEATHER_CITIES_FILE": str(path),
             "WEATHER_INTERVAL": f"{size.interval_s:g}",
+            "WEATHER_SOURCE": "simulation",  # generated stations: never a weather API
             "WEATHER_STORE": store,
             "WEATHER_DATADIR": str(self.workdir / f"{app_id}-data"),
             "WEATHER_WEB_PORT": str(free_port()),

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: a local Kafka, WORKERS workers (default 1) with simulated weather, and a live view
+# `make run`: a local Kafka, WORKERS workers (default 1) with real weather (Open-Meteo, or Visual
+# Crossing with a key; simulated where it fails) or simulated weather, and a live view
 # of the enriched records. Ctrl-C (or SIGTERM) stops the view, then the workers and (if this
 # script started it) Kafka, by PID. Once the teardown has begun, further Ctrl-C are ignored so it
 # always completes. Worker i listens on port 6066+i and keeps its state in its own data dir.
@@ -49,8 +50,12 @@ for ((i = 0; i < workers; i++)); do
     "${faust[@]}" worker -l info >"$cache/run/worker-$port.log" 2>&1 &
   echo "==> run: worker $((i + 1))/$workers (pid $!): http://127.0.0.1:$port/weather/  log $cache/run/worker-$port.log"
 done
+# The source and the interval the worker uses (an API's daily budget may raise WEATHER_INTERVAL).
+rounds=$("$here/.venv/bin/python" -c 'import os; from weather_app.settings import Settings
+s = Settings.from_env(os.environ); print(f"weather from {s.weather_source} every {s.fetch_interval_seconds:g}s")' 2>/dev/null) ||
+  rounds="weather every ${WEATHER_INTERVAL}s"
 cat <<EOT
-==> run: simulated weather every ${WEATHER_INTERVAL}s (the leader's timer), live page http://127.0.0.1:$base_port/weather/
+==> run: $rounds (the leader's timer, first round after one interval), live page http://127.0.0.1:$base_port/weather/
     JSON: http://127.0.0.1:$base_port/weather/cities/  metrics: http://127.0.0.1:$base_port/metrics
     raw topic:       ${WEATHER_RAW_TOPIC:-weather_raw} on $KAFKA_BROKER
     enriched topic:  ${WEATHER_ENRICHED_TOPIC:-weather_data_v2} (shown below as it arrives; Ctrl-C stops all)

@@ -186,6 +186,14 @@ CITY_NAMES = Parser(select_cities, "names of built-in cities")
 CITIES_FILE = Parser(_cities_file, "a JSON file of cities")
 
 
+# Of both weather APIs (weather_app.sources.fetcher).
+REQUEST_TIMEOUT_MEANING = "seconds per API request, at most half of them to resolve and connect"
+COOLDOWN_MEANING = "seconds without any API call after an HTTP 429 or when the host is unreachable"
+# `auto` resolves to one of the others (`Settings.weather_source`).
+VISUAL_CROSSING, OPEN_METEO, SIMULATION = "visual-crossing", "open-meteo", "simulation"
+WEATHER_SOURCES = ("auto", VISUAL_CROSSING, OPEN_METEO, SIMULATION)
+
+
 # --- The settings --------------------------------------------------------------------------------
 
 
@@ -269,8 +277,7 @@ class StreamSettings:
         Variable(
             "WEATHER_INTERVAL",
             SECONDS,
-            "seconds between fetches (`make run`: 10); with the API raised to fit "
-            "`VISUAL_CROSSING_DAILY_BUDGET`",
+            "seconds between fetches (`make run`: 10); with an API raised to fit its daily budget",
         ),
         default=60.0,
     )
@@ -290,6 +297,15 @@ class StreamSettings:
             shown_default="all built-in",
         ),
         default=DEFAULT_CITIES,
+    )
+    source: str = setting(
+        Variable(
+            "WEATHER_SOURCE",
+            one_of(*WEATHER_SOURCES),
+            "where readings come from: `auto` is Visual Crossing with a key, else Open-Meteo; "
+            "a city the source fails for is simulated that round",
+        ),
+        default="auto",
     )
     # Fixed by default so the simulated weather continues smoothly across restarts and when the
     # leader (which runs the timer) moves to another worker.
@@ -408,13 +424,13 @@ class StreamSettings:
 
 @dataclass(frozen=True)
 class ApiSettings:
-    """Visual Crossing's Timeline API (`settings.api`); without a key the weather is simulated."""
+    """Visual Crossing's Timeline API (`settings.api`), used when its key is set."""
 
     key: str | None = setting(
         Variable(
             "VISUAL_CROSSING_API_KEY",
             OPTIONAL_TEXT,
-            "use the Visual Crossing Timeline API; unset means simulation",
+            "use the Visual Crossing Timeline API; unset: Open-Meteo (see `WEATHER_SOURCE`)",
             shown_default="unset",
             secret=True,
         ),
@@ -432,7 +448,7 @@ class ApiSettings:
         ),
     )
     timeout_seconds: float = setting(
-        Variable("VISUAL_CROSSING_TIMEOUT", SECONDS, "seconds per API request"), default=10.0
+        Variable("VISUAL_CROSSING_TIMEOUT", SECONDS, REQUEST_TIMEOUT_MEANING), default=10.0
     )
     concurrency: int = setting(
         Variable(
@@ -454,14 +470,12 @@ class ApiSettings:
         Variable(
             "VISUAL_CROSSING_RETRIES",
             integer_in(0, 5),
-            "extra tries (0..5) after a timeout, connection error, 5xx or unreadable body",
+            "extra tries (0..5) after a timeout, a dropped connection, 5xx or unreadable body",
         ),
         default=2,
     )
     cooldown_seconds: float = setting(
-        Variable(
-            "VISUAL_CROSSING_COOLDOWN", SECONDS, "seconds without any API call after an HTTP 429"
-        ),
+        Variable("VISUAL_CROSSING_COOLDOWN", SECONDS, COOLDOWN_MEANING),
         default=900.0,
     )
     auth_cooldown_seconds: float = setting(
@@ -471,6 +485,46 @@ class ApiSettings:
             "seconds without any API call after an HTTP 401",
         ),
         default=3600.0,
+    )
+
+
+@dataclass(frozen=True)
+class OpenMeteoSettings:
+    """Open-Meteo's forecast API (`settings.open_meteo`), no key: free for non-commercial use."""
+
+    url: str = setting(
+        Variable(
+            "OPEN_METEO_URL",
+            URL,
+            "the forecast endpoint; for tests a fake server",
+            shown_default="the public forecast endpoint",
+        ),
+        default="https://api.open-meteo.com/v1/forecast",
+    )
+    timeout_seconds: float = setting(
+        Variable("OPEN_METEO_TIMEOUT", SECONDS, REQUEST_TIMEOUT_MEANING), default=10.0
+    )
+    # Open-Meteo counts each location of a request as one call.
+    daily_budget: int = setting(
+        Variable(
+            "OPEN_METEO_DAILY_BUDGET",
+            integer_in(1, 1_000_000_000, "calls a day"),
+            "calls a day the API may use (one per city per round); `WEATHER_INTERVAL` is raised "
+            "to fit",
+        ),
+        default=10_000,
+    )
+    retries: int = setting(
+        Variable(
+            "OPEN_METEO_RETRIES",
+            integer_in(0, 5),
+            "extra tries (0..5) after a timeout, a dropped connection, 5xx or unreadable body",
+        ),
+        default=2,
+    )
+    cooldown_seconds: float = setting(
+        Variable("OPEN_METEO_COOLDOWN", SECONDS, COOLDOWN_MEANING),
+        default=900.0,
     )
 
 
@@ -555,21 +609,44 @@ class Settings:
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     stream: StreamSettings = field(default_factory=StreamSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    open_meteo: OpenMeteoSettings = field(default_factory=OpenMeteoSettings)
     influxdb: InfluxDBSettings = field(default_factory=InfluxDBSettings)
     web: WebSettings = field(default_factory=WebSettings)
 
+    def __post_init__(self) -> None:
+        if self.stream.source == VISUAL_CROSSING and not self.api.key:
+            raise ConfigError(
+                f"WEATHER_SOURCE={VISUAL_CROSSING!r} needs VISUAL_CROSSING_API_KEY (or "
+                "WEATHER_SOURCE=auto: Open-Meteo without a key)"
+            )
+
+    @property
+    def weather_source(self) -> str:
+        """`visual-crossing`, `open-meteo` or `simulation`: WEATHER_SOURCE with `auto` resolved."""
+        if self.stream.source != "auto":
+            return self.stream.source
+        return VISUAL_CROSSING if self.api.key else OPEN_METEO
+
     @property
     def uses_api(self) -> bool:
-        return bool(self.api.key)
+        return self.weather_source != SIMULATION
+
+    @property
+    def daily_budget(self) -> int:
+        """The source's daily budget: Visual Crossing's records or Open-Meteo's calls, each one
+        city's query."""
+        if self.weather_source == VISUAL_CROSSING:
+            return self.api.daily_budget
+        return self.open_meteo.daily_budget
 
     @property
     def fetch_interval_seconds(self) -> float:
-        """The timer's interval: WEATHER_INTERVAL, with the API raised until a day's queries of
-        every city fit VISUAL_CROSSING_DAILY_BUDGET (weather_app.rules.quota)."""
+        """The timer's interval: WEATHER_INTERVAL, with an API raised until a day's queries of
+        every city fit its daily budget (weather_app.rules.quota)."""
         return effective_interval(
             self.stream.interval_seconds,
             len(self.stream.cities),
-            self.api.daily_budget,
+            self.daily_budget,
             self.uses_api,
         )
 

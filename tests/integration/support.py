@@ -79,6 +79,8 @@ class AppEnv:
             "WEATHER_DATADIR": str(self.workdir / "data"),
             "WEATHER_WEB_PORT": str(free_port()),
             "KAFKA_CONNECT_WAIT": "5",
+            # Never the internet: a test that wants an API sets it with its fake's URL.
+            "WEATHER_SOURCE": "simulation",
             **self.extra,
         }
 

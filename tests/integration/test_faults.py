@@ -117,6 +117,7 @@ def test_the_api_key_never_reaches_logs_or_the_web_view(app_env: AppEnv, refusin
     base_url, secret = refusing_api
     app_env.extra.update(
         WEATHER_INTERVAL="1",
+        WEATHER_SOURCE="visual-crossing",
         VISUAL_CROSSING_API_KEY=secret,
         VISUAL_CROSSING_BASE_URL=base_url,
         VISUAL_CROSSING_DAILY_BUDGET="100000000",

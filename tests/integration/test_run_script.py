@@ -73,6 +73,10 @@ def make_run(tmp_path: Path) -> Iterator[Run]:
         "KAFKA_DATA_DIR": str(tmp_path / "kafka"),
         "WEATHER_WEB_PORT": str(web_port),
         "WEATHER_INTERVAL": "2",
+        # `make run` as on a machine without internet: the default source, its host refusing.
+        "WEATHER_SOURCE": "auto",
+        "OPEN_METEO_URL": f"http://127.0.0.1:{free_port()}/v1/forecast",
+        "OPEN_METEO_DAILY_BUDGET": "1000000000",
     }
     output = tmp_path / "run.out"
     with output.open("w") as out:
@@ -125,10 +129,19 @@ def test_a_second_interrupt_during_the_teardown_leaves_no_process_running(make_r
 
 
 def test_a_first_start_on_a_fresh_broker_shows_records_without_an_error(make_run: Run):
-    """Topics created a moment before have no leader yet; a newcomer reads ERROR as broken."""
+    """Topics created a moment before have no leader yet; a newcomer reads ERROR as broken.
+    Without internet (Open-Meteo refused), it says so in one line and goes on simulated."""
     make_run.wait_for("[simulated]", timeout=240)
 
     shown = make_run.output.read_text()
     worker_log = (make_run.cache / "run" / f"worker-{make_run.web_port}.log").read_text()
     assert "ERROR" not in shown, shown
     assert "[ERROR]" not in worker_log, worker_log
+    # Offline: one line says so, and the next rounds (2 s apart) go on simulated without another.
+    wait_until(
+        lambda: make_run.output.read_text().count("[simulated]") >= 30,
+        60,
+        "three rounds of simulated readings",
+    )
+    worker_log = (make_run.cache / "run" / f"worker-{make_run.web_port}.log").read_text()
+    assert worker_log.count("Open-Meteo is unreachable") == 1, worker_log

@@ -1,7 +1,9 @@
 """Quota guard: call the weather API no more often than a daily record budget allows.
 
 A Visual Crossing forecast query (current conditions plus the hourly forecast, no dates) costs one
-record per city, so a timer round costs `cities` records and a day `cities * 86400 / interval`.
+record per city; Open-Meteo counts each location of its one request a round as one call (up to
+10 variables and two weeks). Either way a timer round costs `cities` and a day
+`cities * 86400 / interval`.
 Pure functions of numbers: the settings use them to raise the interval, the fetcher to warn.
 """
 
@@ -36,14 +38,18 @@ def effective_interval(
 
 
 def interval_warning(
-    requested_seconds: float, effective_seconds: float, cities: int, daily_budget: int
+    requested_seconds: float,
+    effective_seconds: float,
+    cities: int,
+    daily_budget: int,
+    source: str = "Visual Crossing",
+    budget_variable: str = "VISUAL_CROSSING_DAILY_BUDGET",
 ) -> str | None:
     """The one start-up line that says the interval was raised, or None when it was not."""
     if effective_seconds <= requested_seconds:
         return None
     return (
-        f"WEATHER_INTERVAL={requested_seconds:g}s would query Visual Crossing "
+        f"WEATHER_INTERVAL={requested_seconds:g}s would query {source} "
         f"{calls_per_day(cities, requested_seconds):.0f} times a day for {cities} cities, over "
-        f"VISUAL_CROSSING_DAILY_BUDGET={daily_budget}: fetching every {effective_seconds:g}s "
-        "instead"
+        f"{budget_variable}={daily_budget}: fetching every {effective_seconds:g}s instead"
     )

@@ -1,9 +1,10 @@
 """Units: what a source reports in, and the one conversion into `weather_data_v2`'s units.
 
-Every source declares its units as a `SourceUnits` (Visual Crossing per `unitGroup`, the
-simulation natively in v2's units) and hands its readings to `to_v2_units`, so no source converts
-anything itself and a new source only has to say what it reports in. v2's units: °C, %, km/h,
-mm/h. Wind direction (degrees) is the same everywhere.
+Every source declares its units as a `SourceUnits` (Visual Crossing per `unitGroup`, Open-Meteo
+per the interval of its current conditions, the simulation natively in v2's units) and hands its
+readings to `to_v2_units`, so no source converts anything itself and a new source only has to say
+what it reports in. v2's units: °C, %, km/h, mm/h. Wind direction (degrees) is the same
+everywhere.
 """
 
 from dataclasses import dataclass
@@ -31,10 +32,11 @@ class Speed(Enum):
 
 
 class Precipitation(Enum):
-    """A rate, or the amount over the reading's hour (the same number)."""
+    """A rate, or the amount over the reading's hour (the same number), or over its quarter."""
 
     MM_PER_HOUR = "mm/h"
     INCHES_PER_HOUR = "in/h"
+    MM_PER_QUARTER_HOUR = "mm/15 min"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,9 @@ class SourceUnits:
     humidity: Humidity
     wind_speed: Speed
     precipitation: Precipitation
+    # The hourly forecast's precipitation, when the source reports it otherwise than the
+    # observation's (Open-Meteo: mm over 15 minutes observed, mm over the hour forecast).
+    forecast_precipitation: Precipitation | None = None
 
 
 V2_UNITS = SourceUnits(
@@ -55,7 +60,11 @@ KM_PER_HOUR = {
     Speed.MILES_PER_HOUR: 1.609344,
     Speed.KNOTS: 1.852,
 }
-MM_PER_HOUR = {Precipitation.MM_PER_HOUR: 1.0, Precipitation.INCHES_PER_HOUR: 25.4}
+MM_PER_HOUR = {
+    Precipitation.MM_PER_HOUR: 1.0,
+    Precipitation.INCHES_PER_HOUR: 25.4,
+    Precipitation.MM_PER_QUARTER_HOUR: 4.0,
+}
 PERCENT = {Humidity.PERCENT: 1.0, Humidity.FRACTION: 100.0}
 
 
@@ -96,6 +105,6 @@ def to_v2_units(reading: RawReading, units: SourceUnits) -> RawReading:
             else celsius(forecast_temp, units.temperature),
             "forecast_precip": None
             if forecast_precip is None
-            else mm_per_hour(forecast_precip, units.precipitation),
+            else mm_per_hour(forecast_precip, units.forecast_precipitation or units.precipitation),
         }
     )

@@ -8,7 +8,6 @@ import aiohttp
 
 from weather_app.errors import WeatherError
 from weather_app.rules.validation import InvalidReading
-from weather_app.sources.visual_crossing import TimelineParseError
 
 REDACTED = "***"
 # How much of an error response body goes into the log line (after redaction).
@@ -21,11 +20,18 @@ class Fault(enum.Enum):
     BAD_RESPONSE = "bad_response"  # JSON without the fields we need, or out of rules: no retry
     RATE_LIMITED = "rate_limited"  # 429: every city cools down
     UNAUTHORIZED = "unauthorized"  # 401: every city cools down, longer
+    # No connection at all (name not resolved, refused, connect timed out): the machine is
+    # offline or the host is down, so every city cools down instead of waiting in every round.
+    UNREACHABLE = "unreachable"
     UNEXPECTED = "unexpected"  # anything else: no retry
 
 
 RETRYABLE = frozenset({Fault.TRANSIENT})
-COOLS_DOWN = frozenset({Fault.RATE_LIMITED, Fault.UNAUTHORIZED})
+COOLS_DOWN = frozenset({Fault.RATE_LIMITED, Fault.UNAUTHORIZED, Fault.UNREACHABLE})
+
+
+class ResponseParseError(WeatherError):
+    """A JSON answer without the fields a source's reading needs."""
 
 
 class ApiError(WeatherError):
@@ -52,10 +58,12 @@ def classify(error: BaseException) -> Fault:
         return classify_status(error.status)
     if isinstance(error, aiohttp.ClientResponseError):
         return classify_status(error.status)
+    if isinstance(error, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        return Fault.UNREACHABLE
     if isinstance(error, TimeoutError | aiohttp.ClientError):
         # Connection errors and bodies cut short (ClientPayloadError) both land here.
         return Fault.TRANSIENT
-    if isinstance(error, TimelineParseError | InvalidReading):
+    if isinstance(error, ResponseParseError | InvalidReading):
         return Fault.BAD_RESPONSE
     if isinstance(error, ValueError):
         # Not JSON (a maintenance page, a truncated document) or not decodable text.
@@ -98,6 +106,8 @@ def describe(error: BaseException, secret: str | None) -> str:
     """A description safe to log: no URL (it carries the key), the key redacted everywhere."""
     if isinstance(error, ApiError):
         text = str(error)
+    elif isinstance(error, aiohttp.ConnectionTimeoutError):
+        text = "connection timed out"
     elif isinstance(error, asyncio.TimeoutError):
         text = "timed out"
     elif isinstance(error, aiohttp.ClientPayloadError):
@@ -106,7 +116,7 @@ def describe(error: BaseException, secret: str | None) -> str:
         text = f"connection error: {type(error).__name__}"
     elif isinstance(error, aiohttp.ClientResponseError):
         text = f"HTTP {error.status}"
-    elif isinstance(error, TimelineParseError):
+    elif isinstance(error, ResponseParseError):
         text = f"unexpected response: {error}"
     elif isinstance(error, InvalidReading):
         text = f"invalid reading: {error}"

@@ -4,7 +4,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from models import RawReading
-from weather_app.errors import WeatherError
 from weather_app.rules.timestamps import format_rfc3339, from_epoch
 from weather_app.rules.units import (
     Humidity,
@@ -15,6 +14,7 @@ from weather_app.rules.units import (
     to_v2_units,
 )
 from weather_app.sources.cities import City
+from weather_app.sources.faults import ResponseParseError
 
 # The units of each `unitGroup` (Visual Crossing's "Unit groups and measurement units"); hourly
 # precipitation is the amount over the hour, so mm is mm/h.
@@ -48,7 +48,7 @@ TIMELINE_PARAMS = {
 NEXT_HOUR_HORIZON_SECONDS = 2 * 3600
 
 
-class TimelineParseError(WeatherError):
+class TimelineParseError(ResponseParseError):
     pass
 
 

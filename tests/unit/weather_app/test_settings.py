@@ -16,11 +16,12 @@ def test_defaults_without_environment():
     assert settings.kafka.broker_url == "kafka://127.0.0.1:9092"
     assert settings.stream.raw_topic == "weather_raw"
     assert settings.stream.enriched_topic == "weather_data_v2"
-    assert settings.fetch_interval_seconds == 60.0
+    assert settings.stream.interval_seconds == 60.0
     assert settings.stream.partitions == 6
     assert settings.web.host == "127.0.0.1"
     assert settings.stream.cities == DEFAULT_CITIES
-    assert not settings.uses_api
+    assert settings.weather_source == "open-meteo"
+    assert settings.open_meteo.url == "https://api.open-meteo.com/v1/forecast"
 
 
 def test_default_city_set_spans_countries_with_coordinates():
@@ -174,6 +175,11 @@ def test_importing_the_settings_reads_no_environment_and_no_faust():
         ("VISUAL_CROSSING_COOLDOWN", "0"),
         ("VISUAL_CROSSING_AUTH_COOLDOWN", "-1"),
         ("VISUAL_CROSSING_RETRIES", "9"),
+        ("WEATHER_SOURCE", "open_meteo"),
+        ("OPEN_METEO_URL", "api.open-meteo.com"),
+        ("OPEN_METEO_DAILY_BUDGET", "0"),
+        ("OPEN_METEO_RETRIES", "6"),
+        ("OPEN_METEO_COOLDOWN", "0"),
         ("WEATHER_STANDBY_REPLICAS", "-1"),
         ("WEATHER_STANDBY_REPLICAS", "one"),
         ("WEATHER_ACCEPT_UNKNOWN_CITIES", "yes"),
@@ -265,10 +271,42 @@ def test_an_interval_within_the_budget_is_kept():
     assert settings.fetch_interval_seconds == 900.0
 
 
-def test_without_a_key_the_interval_is_never_raised():
-    settings = Settings.from_env({"WEATHER_INTERVAL": "1"})
+def test_the_simulation_s_interval_is_never_raised():
+    settings = Settings.from_env({"WEATHER_SOURCE": "simulation", "WEATHER_INTERVAL": "1"})
     assert settings.fetch_interval_seconds == 1.0
     assert settings.stream.interval_seconds == 1.0
+
+
+def test_open_meteo_s_interval_is_raised_to_fit_its_calls_a_day():
+    # Each city is one call: 10 cities every 60 s would be 14,400 calls, over 10,000.
+    assert Settings.from_env({"WEATHER_INTERVAL": "60"}).fetch_interval_seconds == 87.0
+    settings = Settings.from_env({"WEATHER_INTERVAL": "60", "OPEN_METEO_DAILY_BUDGET": "20000"})
+    assert settings.fetch_interval_seconds == 60.0
+
+
+@pytest.mark.parametrize(
+    ("env", "source"),
+    [
+        ({}, "open-meteo"),
+        ({"VISUAL_CROSSING_API_KEY": "k"}, "visual-crossing"),
+        ({"WEATHER_SOURCE": "open-meteo", "VISUAL_CROSSING_API_KEY": "k"}, "open-meteo"),
+        ({"WEATHER_SOURCE": "simulation", "VISUAL_CROSSING_API_KEY": "k"}, "simulation"),
+        ({"WEATHER_SOURCE": "visual-crossing", "VISUAL_CROSSING_API_KEY": "k"}, "visual-crossing"),
+    ],
+)
+def test_auto_is_visual_crossing_with_a_key_else_open_meteo(env, source):
+    settings = Settings.from_env(env)
+    assert settings.weather_source == source
+    assert settings.uses_api == (source != "simulation")
+
+
+def test_visual_crossing_without_a_key_stops_with_one_line():
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"WEATHER_SOURCE": "visual-crossing"})
+    assert str(refused.value) == (
+        "WEATHER_SOURCE='visual-crossing' needs VISUAL_CROSSING_API_KEY (or "
+        "WEATHER_SOURCE=auto: Open-Meteo without a key)"
+    )
 
 
 def test_standby_table_copies_are_off_unless_asked_for():

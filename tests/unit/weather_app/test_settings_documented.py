@@ -73,4 +73,4 @@ def test_the_settings_env_example_sets_are_valid():
 def test_the_worker_containers_settings_are_valid():
     settings = Settings.from_env(worker_environment())
     assert settings.kafka.broker == "kafka:9092"
-    assert settings.fetch_interval_seconds == float(env_example()["WEATHER_INTERVAL"])
+    assert settings.stream.interval_seconds == float(env_example()["WEATHER_INTERVAL"])

@@ -76,6 +76,22 @@ def test_precipitation_becomes_mm_per_hour_and_humidity_percent():
     assert percent(75.0, Humidity.PERCENT) == 75.0
 
 
+def test_an_amount_over_a_quarter_hour_becomes_mm_per_hour():
+    assert mm_per_hour(0.5, Precipitation.MM_PER_QUARTER_HOUR) == 2.0
+
+
+def test_a_forecast_reported_per_hour_is_not_converted_like_a_quarter_hour_observation():
+    units = SourceUnits(
+        Temperature.CELSIUS,
+        Humidity.PERCENT,
+        Speed.KM_PER_HOUR,
+        Precipitation.MM_PER_QUARTER_HOUR,
+        forecast_precipitation=Precipitation.MM_PER_HOUR,
+    )
+    converted = to_v2_units(reading(precipitation=0.5, forecast_precip=1.5), units)
+    assert (converted.precipitation, converted.forecast_precip) == (2.0, 1.5)
+
+
 def test_a_reading_in_a_source_s_units_comes_out_in_v2_units_and_nothing_else_changes():
     converted = to_v2_units(reading(), US_STATION)
     assert converted.temperature == pytest.approx(10.0)

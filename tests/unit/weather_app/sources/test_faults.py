@@ -2,6 +2,7 @@ import json
 
 import aiohttp
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 
 from weather_app.rules.validation import InvalidReading
 from weather_app.sources.faults import (
@@ -13,9 +14,11 @@ from weather_app.sources.faults import (
     describe,
     redact,
 )
+from weather_app.sources.open_meteo import OpenMeteoParseError
 from weather_app.sources.visual_crossing import TimelineParseError
 
 KEY = "ABCD1234SECRET"
+CONNECTION_KEY = ConnectionKey("api.open-meteo.com", 443, True, True, None, None, None)
 
 
 @pytest.mark.parametrize(
@@ -43,12 +46,26 @@ def test_http_statuses(status, fault):
         (json.JSONDecodeError("x", "<html>", 0), Fault.TRANSIENT),
         (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad"), Fault.TRANSIENT),
         (TimelineParseError("no currentConditions"), Fault.BAD_RESPONSE),
+        (OpenMeteoParseError("location has no current conditions"), Fault.BAD_RESPONSE),
+        (
+            aiohttp.ClientConnectorDNSError(CONNECTION_KEY, OSError(-3, "no name")),
+            Fault.UNREACHABLE,
+        ),
+        (aiohttp.ClientConnectorError(CONNECTION_KEY, OSError(111, "refused")), Fault.UNREACHABLE),
+        (aiohttp.ConnectionTimeoutError("connect"), Fault.UNREACHABLE),
         (InvalidReading("not_finite", "temperature is not finite"), Fault.BAD_RESPONSE),
         (RuntimeError("?"), Fault.UNEXPECTED),
     ],
 )
 def test_exceptions(error, fault):
     assert classify(error) is fault
+
+
+def test_no_connection_is_described_as_such_and_a_connect_timeout_apart_from_a_slow_answer():
+    refused = aiohttp.ClientConnectorError(CONNECTION_KEY, OSError(111, "refused"))
+    assert describe(refused, None) == "connection error: ClientConnectorError"
+    assert describe(aiohttp.ConnectionTimeoutError("connect"), None) == "connection timed out"
+    assert describe(TimeoutError(), None) == "timed out"
 
 
 def test_redact_hides_every_occurrence_whatever_the_case():
