@@ -111,6 +111,12 @@ def test_the_dashboard_is_weather_speed_layer():
     assert document["time"] == {"from": "now-1h", "to": "now"}
 
 
+def test_the_dashboard_credits_open_meteo_as_its_licence_asks():
+    assert "Weather data by Open-Meteo.com" in dashboard()["description"]
+    [origin] = [panel for panel in panels() if panel["title"] == "Data origin"]
+    assert "Weather data by Open-Meteo.com, https://open-meteo.com/" in origin["description"]
+
+
 def test_the_dashboard_has_every_panel():
     found = {p["title"]: p["type"] for p in panels()}
     assert found == REQUIRED_PANELS

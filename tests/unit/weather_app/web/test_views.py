@@ -51,4 +51,11 @@ def test_older_than_the_limit_is_stale():
 def test_the_page_is_self_contained():
     assert "/weather/cities/" in DASHBOARD_HTML
     assert "http://" not in DASHBOARD_HTML.replace("http://www.w3.org/2000/svg", "")
-    assert "https://" not in DASHBOARD_HTML
+    assert "https://" not in DASHBOARD_HTML.replace(OPEN_METEO_CREDIT, "")
+
+
+OPEN_METEO_CREDIT = '<a href="https://open-meteo.com/">Weather data by Open-Meteo.com</a>'
+
+
+def test_the_page_credits_open_meteo_as_its_licence_asks():
+    assert OPEN_METEO_CREDIT in DASHBOARD_HTML
