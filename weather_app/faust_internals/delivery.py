@@ -13,9 +13,10 @@ reports a decode error to the channel.
 from collections.abc import Callable
 from typing import Any, cast
 
+from faust import Schema
 from faust.exceptions import KeyDecodeError, ValueDecodeError
 from faust.transport.conductor import Conductor
-from faust.types import TP, AppT, EventT, Message, TopicT
+from faust.types import TP, AppT, EventT, Message, SchemaT, TopicT
 from mode.utils.queues import ThrowableQueue
 
 
@@ -66,6 +67,9 @@ class Delivery:
     def _decoded(self, channel: TopicT, message: Message) -> EventT[Any] | None:
         app = self._app
         schema = channel.schema
+        if self._takes_raw_bytes(schema):
+            # What the schema would return through four layers of codec calls: the bytes as is.
+            return app.create_event(message.key, message.value, message.headers, message)
         try:
             key = schema.loads_key(app, message, loads=app.serializers.loads_key)
             if message.value is None and schema.allow_empty:
@@ -75,6 +79,18 @@ class Delivery:
         except (KeyDecodeError, ValueDecodeError):
             return None  # Faust's own path reports it to the channel
         return app.create_event(key, value, message.headers, message)
+
+    def _takes_raw_bytes(self, schema: SchemaT) -> bool:
+        """Faust's own schema decoding bytes keys and values with the `raw` codec, which
+        returns the bytes it is given (None stays None)."""
+        serializers = self._app.serializers
+        return (
+            type(schema) is Schema
+            and schema.key_type is bytes
+            and schema.value_type is bytes
+            and (schema.key_serializer or serializers.key_serializer) == "raw"
+            and (schema.value_serializer or serializers.value_serializer) == "raw"
+        )
 
     def _pressure_callbacks_of(self, tp: TP) -> tuple[Callable[[], None], Callable[[], None]]:
         # The queues remember the drop callback by identity: one pair per partition, as Faust's.

@@ -47,6 +47,35 @@ async def test_each_subscribed_queue_gets_the_decoded_event_at_once(app):
     assert fetched.refcount == 2  # acked once by each stream before it counts as acked
 
 
+async def test_raw_bytes_skip_the_codecs_and_arrive_as_fetched(app, monkeypatch):
+    raw_bytes = app.topic(RAW.topic, key_type=bytes, value_type=bytes, value_serializer="raw")
+    [iterator] = await subscribed(app, raw_bytes)
+
+    def decoded(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the raw codec returns the bytes as is: nothing to decode")
+
+    monkeypatch.setattr(raw_bytes.schema, "loads_key", decoded)
+    monkeypatch.setattr(raw_bytes.schema, "loads_value", decoded)
+    fetched, tombstone = message(), message(offset=1, value=None)  # type: ignore[arg-type]
+    delivery = Delivery(app)
+    assert delivery.deliver_now(RAW, fetched)
+    assert delivery.deliver_now(RAW, tombstone)
+    first, second = iterator.queue._queue
+    assert (first.key, first.value, first.message) == (b"k", b'{"t": 1}', fetched)
+    assert first.key is fetched.key
+    assert first.value is fetched.value
+    assert (second.value, second.message) == (None, tombstone)
+
+
+async def test_a_channel_with_another_codec_or_type_still_decodes_through_its_schema(app):
+    as_text = app.topic(RAW.topic, key_type=bytes, value_type=str, value_serializer="raw")
+    as_json = app.topic(RAW.topic, key_type=bytes, value_type=bytes, value_serializer="json")
+    text_it, json_it = await subscribed(app, as_text, as_json)
+    assert Delivery(app).deliver_now(RAW, message())
+    assert text_it.queue._queue[0].value == '{"t": 1}'
+    assert json_it.queue._queue[0].value == {"t": 1}
+
+
 async def test_channels_of_the_same_types_share_one_event(app):
     first, second = await subscribed(
         app, app.topic(RAW.topic, value_type=bytes), app.topic(RAW.topic, value_type=bytes)
