@@ -80,7 +80,7 @@ class Delivery:
             return None  # Faust's own path reports it to the channel
         return app.create_event(key, value, message.headers, message)
 
-    def _takes_raw_bytes(self, schema: SchemaT) -> bool:
+    def _takes_raw_bytes(self, schema: SchemaT[Any, Any]) -> bool:
         """Faust's own schema decoding bytes keys and values with the `raw` codec, which
         returns the bytes it is given (None stays None)."""
         serializers = self._app.serializers

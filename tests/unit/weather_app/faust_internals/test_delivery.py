@@ -29,7 +29,7 @@ async def subscribed(app: faust.App, *channels: Any) -> list[Any]:
     return iterators
 
 
-def message(offset: int = 0, value: bytes = b'{"t": 1}') -> ConsumerMessage:
+def message(offset: int = 0, value: bytes | None = b'{"t": 1}') -> ConsumerMessage:
     return ConsumerMessage(RAW.topic, RAW.partition, offset, 0.0, 0, None, b"k", value, None)
 
 
@@ -56,7 +56,7 @@ async def test_raw_bytes_skip_the_codecs_and_arrive_as_fetched(app, monkeypatch)
 
     monkeypatch.setattr(raw_bytes.schema, "loads_key", decoded)
     monkeypatch.setattr(raw_bytes.schema, "loads_value", decoded)
-    fetched, tombstone = message(), message(offset=1, value=None)  # type: ignore[arg-type]
+    fetched, tombstone = message(), message(offset=1, value=None)
     delivery = Delivery(app)
     assert delivery.deliver_now(RAW, fetched)
     assert delivery.deliver_now(RAW, tombstone)
