@@ -15,8 +15,13 @@ def encode_key(city: str) -> bytes:
 
 
 def encode_record(record: Record) -> bytes:
-    """A record as plain JSON bytes, the form every topic of ours carries."""
-    return orjson.dumps(record, default=_plain)
+    """A record as plain JSON bytes, the form every topic of ours carries.
+
+    Copied to their exact size: orjson (3.12 on) returns bytes that keep a buffer of 4 KiB or
+    more whatever their length, and the timer holds a whole round's messages until they are
+    delivered (100,000 raw readings: about 390 MiB, 29 MiB copied). The copy costs about 0.1 us.
+    """
+    return memoryview(orjson.dumps(record, default=_plain)).tobytes()
 
 
 def decode_value(data: bytes) -> Any:
