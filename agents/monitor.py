@@ -12,7 +12,13 @@ from models import FreshnessAlert
 from models.codec import encode_key, encode_record
 from weather_app.app import admission, alerts_topic, app, last_seen, settings
 from weather_app.metrics import city_age_seconds, city_stale, freshness_alerts
-from weather_app.rules.freshness import CityFreshness, TransitionTracker, assess, max_age_seconds
+from weather_app.rules.freshness import (
+    CityFreshness,
+    TransitionTracker,
+    assess,
+    change_lines,
+    max_age_seconds,
+)
 from weather_app.rules.timestamps import format_rfc3339, parse_rfc3339
 from weather_app.web.ownership import owned_keys
 
@@ -37,7 +43,10 @@ async def watch_freshness() -> None:
     for city in tracker.forget_all_but(seen):
         city_age_seconds.remove(city)
         city_stale.remove(city)
-    for change in tracker.changes(verdicts):
+    changes = tracker.changes(verdicts)
+    for is_warning, line in change_lines(changes, MAX_AGE):
+        logger.log(logging.WARNING if is_warning else logging.INFO, "%s", line)
+    for change in changes:
         await publish_alert(change, now)
 
 
@@ -45,15 +54,6 @@ async def publish_alert(change: CityFreshness, now: datetime) -> None:
     state = "fresh" if change.fresh else "stale"
     assert change.last_seen is not None
     assert change.age_seconds is not None
-    if change.fresh:
-        logger.info("%s is fresh again (last reading %.0fs ago)", change.city, change.age_seconds)
-    else:
-        logger.warning(
-            "%s is stale: last reading %.0fs ago, more than %.0fs",
-            change.city,
-            change.age_seconds,
-            MAX_AGE,
-        )
     alert = FreshnessAlert(
         city=change.city,
         state=state,

@@ -1,6 +1,6 @@
 """Is every city's data recent? One rule for the `check` command and the freshness monitor."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -68,3 +68,36 @@ class TransitionTracker:
         for city in dropped:
             del self._stale[city]
         return dropped
+
+
+# Per-city lines of one monitor pass; beyond them, one line says how many more changed.
+LOGGED_CHANGES_PER_PASS = 10
+
+
+def change_lines(
+    changes: Sequence[CityFreshness], max_age: float, limit: int = LOGGED_CHANGES_PER_PASS
+) -> list[tuple[bool, str]]:
+    """(is_warning, text) of the log lines for one pass's changes: one a city up to `limit`, then
+    one summary, so a worker that falls behind with 100,000 cities writes a few lines a pass
+    instead of one per city (each change still goes to the alerts topic and /metrics)."""
+    lines = [
+        (
+            not change.fresh,
+            f"{change.city} is fresh again (last reading {change.age_seconds or 0.0:.0f}s ago)"
+            if change.fresh
+            else f"{change.city} is stale: last reading {change.age_seconds or 0.0:.0f}s ago, "
+            f"more than {max_age:.0f}s",
+        )
+        for change in changes[:limit]
+    ]
+    rest = changes[limit:]
+    if rest:
+        stale = sum(not change.fresh for change in rest)
+        lines.append(
+            (
+                stale > 0,
+                f"and {len(rest)} more cities changed ({stale} stale, {len(rest) - stale} fresh "
+                "again): see the weather_alerts topic or weather_city_stale in /metrics",
+            )
+        )
+    return lines

@@ -1,6 +1,12 @@
 from datetime import UTC, datetime, timedelta
 
-from weather_app.rules.freshness import TransitionTracker, assess, max_age_seconds
+from weather_app.rules.freshness import (
+    CityFreshness,
+    TransitionTracker,
+    assess,
+    change_lines,
+    max_age_seconds,
+)
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
@@ -56,3 +62,32 @@ def test_forgetting_cities_no_longer_owned():
     assert tracker.forget_all_but(["Rome"]) == ["Paris"]
     # Paris comes back to this worker stale: it is reported again (its state was forgotten).
     assert len(tracker.changes([verdict("Paris", fresh=False)])) == 1
+
+
+def change(city: str, age: float, fresh: bool) -> CityFreshness:
+    return CityFreshness(city, NOW - timedelta(seconds=age), age, 0, fresh)
+
+
+def test_a_few_changes_get_a_line_each_stale_ones_as_warnings():
+    lines = change_lines([change("Paris", 130, False), change("Rome", 5, True)], max_age=120)
+    assert lines == [
+        (True, "Paris is stale: last reading 130s ago, more than 120s"),
+        (False, "Rome is fresh again (last reading 5s ago)"),
+    ]
+
+
+def test_beyond_the_limit_one_line_counts_the_other_changes():
+    changes = [change(f"S{n}", 200, False) for n in range(5)] + [change("Rome", 5, True)]
+    lines = change_lines(changes, max_age=120, limit=2)
+    assert [text for _, text in lines[:2]] == [
+        "S0 is stale: last reading 200s ago, more than 120s",
+        "S1 is stale: last reading 200s ago, more than 120s",
+    ]
+    assert lines[2:] == [
+        (
+            True,
+            "and 4 more cities changed (3 stale, 1 fresh again): see the weather_alerts topic or "
+            "weather_city_stale in /metrics",
+        )
+    ]
+    assert len(change_lines([change(f"S{n}", 200, False) for n in range(100_000)], 120)) == 11
