@@ -33,7 +33,6 @@ from weather_app.faust_internals.transactions import ack_when_handled, sending_f
 from weather_app.metrics import invalid_messages, published_records, rekeyed_readings
 from weather_app.rules.batch import BatchProcessor
 from weather_app.rules.deadletter import dead_letter
-from weather_app.rules.freshness import max_age_seconds
 from weather_app.rules.headers import EnrichedHeaders
 from weather_app.rules.partitioning import home_partition
 from weather_app.rules.validation import InvalidReading, decode_raw
@@ -41,7 +40,7 @@ from weather_app.worker import stop_worker
 
 logger = logging.getLogger(__name__)
 PROCESSING_ERROR = "processing_error"
-HEADERS = EnrichedHeaders(max_age_seconds(settings.fetch_interval_seconds))
+HEADERS = EnrichedHeaders(settings.stale_after_seconds)
 
 
 @app.agent(raw_topic)

@@ -17,14 +17,13 @@ from weather_app.rules.freshness import (
     TransitionTracker,
     assess,
     change_lines,
-    max_age_seconds,
 )
 from weather_app.rules.timestamps import format_rfc3339, parse_rfc3339
 from weather_app.web.ownership import owned_keys
 
 logger = logging.getLogger(__name__)
 tracker = TransitionTracker()
-MAX_AGE = max_age_seconds(settings.fetch_interval_seconds)
+MAX_AGE = settings.stale_after_seconds
 
 
 @app.timer(interval=max(1.0, settings.fetch_interval_seconds / 2))

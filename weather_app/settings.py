@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, Generic, TypeVar, get_type_hints
 
 from weather_app.errors import ConfigError
+from weather_app.rules.freshness import max_age_seconds
 from weather_app.rules.quota import effective_interval
 from weather_app.sources.cities import (
     DEFAULT_CITIES,
@@ -191,6 +192,8 @@ REQUEST_TIMEOUT_MEANING = "seconds per API request, at most half of them to reso
 COOLDOWN_MEANING = "seconds without any API call after an HTTP 429 or when the host is unreachable"
 # `auto` resolves to one of the others (`Settings.weather_source`).
 VISUAL_CROSSING, OPEN_METEO, SIMULATION = "visual-crossing", "open-meteo", "simulation"
+# Open-Meteo stamps its current conditions on 15-minute marks (`current.interval`: 900).
+OPEN_METEO_OBSERVATION_SPACING_SECONDS = 900.0
 WEATHER_SOURCES = ("auto", VISUAL_CROSSING, OPEN_METEO, SIMULATION)
 
 
@@ -649,6 +652,16 @@ class Settings:
             self.daily_budget,
             self.uses_api,
         )
+
+    @property
+    def stale_after_seconds(self) -> float:
+        """When a city turns stale: 2 x the timer's interval, plus the spacing of the source's
+        observations (weather_app.rules.freshness.max_age_seconds). What the freshness monitor,
+        `check`, the web view and (through each v2 record's header) Grafana use."""
+        spacing = (
+            OPEN_METEO_OBSERVATION_SPACING_SECONDS if self.weather_source == OPEN_METEO else 0.0
+        )
+        return max_age_seconds(self.fetch_interval_seconds, spacing)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":

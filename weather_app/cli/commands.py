@@ -20,7 +20,7 @@ from weather_app.cli.replay import Bound, ReplayReport, Window
 from weather_app.cli.replay import replay as run_replay
 from weather_app.errors import BrokerUnavailable, exit_with
 from weather_app.faust_internals.leader import leader_topic_name
-from weather_app.rules.freshness import assess, max_age_seconds
+from weather_app.rules.freshness import assess
 from weather_app.rules.timestamps import format_rfc3339
 from weather_app.sources.cities import CityConfigError, choose_cities
 from weather_app.sources.fetcher import WeatherFetcher
@@ -187,7 +187,7 @@ async def check(self: AppCommand, window: int) -> None:
         bucket=settings.influxdb.bucket,
         token=token,
     )
-    max_age = max_age_seconds(settings.fetch_interval_seconds)
+    max_age = settings.stale_after_seconds
     try:
         last_seen, counts = await city_activity(
             target, lookback_seconds=max(3600, int(10 * max_age)), window_seconds=window

@@ -22,7 +22,6 @@ from models.codec import encode_key, encode_record
 from weather_app.errors import BrokerUnavailable
 from weather_app.rules.admission import CityAdmission
 from weather_app.rules.batch import process_reading
-from weather_app.rules.freshness import max_age_seconds
 from weather_app.rules.headers import EnrichedHeaders, Headers
 from weather_app.rules.timestamps import parse_rfc3339
 from weather_app.rules.validation import InvalidReading, decode_raw
@@ -188,7 +187,7 @@ async def replay_partitions(
     """`replay` with its consumer and producer started."""
     report = ReplayReport()
     deliveries = Deliveries(producer, settings.stream.enriched_topic, report)
-    headers = EnrichedHeaders(max_age_seconds(settings.fetch_interval_seconds))
+    headers = EnrichedHeaders(settings.stale_after_seconds)
     consumer.assign(partitions)
     beginnings = await consumer.beginning_offsets(partitions)
     # Taken once: records published while the replay runs are not part of it.

@@ -17,8 +17,12 @@ class CityFreshness:
     fresh: bool
 
 
-def max_age_seconds(interval_seconds: float) -> float:
-    return STALE_AFTER_INTERVALS * interval_seconds
+def max_age_seconds(interval_seconds: float, observation_spacing_seconds: float = 0.0) -> float:
+    """How old a city's newest observation may be before it is stale: 2 fetch intervals, plus the
+    spacing of the source's observations. Open-Meteo's current conditions are stamped on
+    15-minute marks, so however often it is fetched its newest observation is up to 15 minutes
+    old; a source stamping each reading when it is fetched (the simulation) has none."""
+    return STALE_AFTER_INTERVALS * interval_seconds + observation_spacing_seconds
 
 
 def assess(

@@ -12,11 +12,10 @@ from faust.web import Request, Response, View
 from models import LastSeen, StoredSamples
 from weather_app.app import app, history, last_seen, settings
 from weather_app.faust_internals.sensors import serve_prometheus_metrics
-from weather_app.rules.freshness import max_age_seconds
 from weather_app.rules.timestamps import format_rfc3339, from_epoch, parse_rfc3339
 from weather_app.web.ownership import is_local, owner_url
 
-MAX_AGE = max_age_seconds(settings.fetch_interval_seconds)
+MAX_AGE = settings.stale_after_seconds
 DASHBOARD_HTML = (files("weather_app.web") / "static" / "dashboard.html").read_text(
     encoding="utf-8"
 )

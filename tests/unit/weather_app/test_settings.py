@@ -341,3 +341,13 @@ def test_rocksdb_tables_are_refused_under_exactly_once():
     environ = {"WEATHER_STORE": "rocksdb", "WEATHER_PROCESSING_GUARANTEE": "exactly_once"}
     with pytest.raises(ConfigError, match="aborted transactions"):
         Settings.from_env(environ)
+
+
+def test_a_city_turns_stale_after_two_intervals_plus_the_spacing_of_open_meteo_s_observations():
+    simulated = Settings.from_env({"WEATHER_SOURCE": "simulation", "WEATHER_INTERVAL": "10"})
+    assert simulated.stale_after_seconds == 20
+    open_meteo = Settings.from_env({"WEATHER_SOURCE": "open-meteo", "WEATHER_INTERVAL": "10"})
+    assert open_meteo.fetch_interval_seconds == 87  # 10 cities within 10,000 calls a day
+    assert open_meteo.stale_after_seconds == 2 * 87 + 900
+    # Fetched every 87 s, the newest observation is stamped up to 15 minutes back: not stale.
+    assert open_meteo.stale_after_seconds > 15 * 60 + 87

@@ -251,7 +251,7 @@ async def test_replayed_records_carry_the_live_agents_headers():
     log.records[1] = record(0, 1, 1, reading(1, wind_dir=202.5))
     producer = FakeProducer()
     await run(FakeConsumer({partition(0): log}), producer)
-    stale_after = str(2 * SETTINGS.fetch_interval_seconds).encode()
+    stale_after = str(SETTINGS.stale_after_seconds).encode()  # the live agent's threshold
     assert producer.headers == [
         [(STALE_AFTER_SECONDS, stale_after)],
         [(STALE_AFTER_SECONDS, stale_after), (WIND_DIR, b"202.5")],

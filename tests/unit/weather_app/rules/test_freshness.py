@@ -13,6 +13,7 @@ NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
 def test_stale_after_two_intervals():
     assert max_age_seconds(60) == 120
+    assert max_age_seconds(60, observation_spacing_seconds=900) == 1020
 
 
 def test_each_configured_city_gets_a_verdict():
