@@ -50,3 +50,11 @@ pid_of_program() {
     fi
     echo "$pid"
 }
+
+# "weather from <source> every <n>s": the source and interval a worker started with this
+# environment uses (an API's daily budget may raise WEATHER_INTERVAL). $1: the repo's python.
+describe_rounds() {
+  "$1" -c 'import os; from weather_app.settings import Settings
+s = Settings.from_env(os.environ); print(f"weather from {s.weather_source} every {s.fetch_interval_seconds:g}s")' 2>/dev/null ||
+    echo "weather every ${WEATHER_INTERVAL}s"
+}

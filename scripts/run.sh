@@ -50,10 +50,11 @@ for ((i = 0; i < workers; i++)); do
     "${faust[@]}" worker -l info >"$cache/run/worker-$port.log" 2>&1 &
   echo "==> run: worker $((i + 1))/$workers (pid $!): http://127.0.0.1:$port/weather/  log $cache/run/worker-$port.log"
 done
+# The first worker's word on its weather source (an API it cannot reach, every city simulated
+# until a cool-down ends) shown here too: the records below only say [simulated].
+tail -n +1 -F "$cache/run/worker-$base_port.log" 2>/dev/null | grep --line-buffered -F "is unreachable" &
 # The source and the interval the worker uses (an API's daily budget may raise WEATHER_INTERVAL).
-rounds=$("$here/.venv/bin/python" -c 'import os; from weather_app.settings import Settings
-s = Settings.from_env(os.environ); print(f"weather from {s.weather_source} every {s.fetch_interval_seconds:g}s")' 2>/dev/null) ||
-  rounds="weather every ${WEATHER_INTERVAL}s"
+rounds=$(describe_rounds "$here/.venv/bin/python")
 cat <<EOT
 ==> run: $rounds (the leader's timer, first round after one interval), live page http://127.0.0.1:$base_port/weather/
     JSON: http://127.0.0.1:$base_port/weather/cities/  metrics: http://127.0.0.1:$base_port/metrics

@@ -74,7 +74,7 @@ start_worker() {
     mkdir -p "$RUN_DIR" "$(dirname "$WORKER_LOG")"
     local log_start=0 started=$SECONDS
     [[ -f "$WORKER_LOG" ]] && log_start="$(stat -c %s "$WORKER_LOG")"
-    say "starting Faust worker on $KAFKA_BROKER, web port $WEB_PORT, every ${WEATHER_INTERVAL}s (log: $WORKER_LOG)"
+    say "starting Faust worker on $KAFKA_BROKER, web port $WEB_PORT, $(describe_rounds "$HERE/.venv/bin/python") (log: $WORKER_LOG)"
     # From the repo root: `-A weather_app` and the app's datadir are relative to it (as in run.sh).
     (
         cd "$HERE"

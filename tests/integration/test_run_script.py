@@ -145,3 +145,4 @@ def test_a_first_start_on_a_fresh_broker_shows_records_without_an_error(make_run
     )
     worker_log = (make_run.cache / "run" / f"worker-{make_run.web_port}.log").read_text()
     assert worker_log.count("Open-Meteo is unreachable") == 1, worker_log
+    assert make_run.output.read_text().count("Open-Meteo is unreachable") == 1  # on the terminal

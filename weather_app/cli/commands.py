@@ -3,6 +3,7 @@
 import asyncio
 import os
 import time
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,13 +96,15 @@ async def produce(
     except CityConfigError as error:
         exit_with(f"produce --city: {error}", code=2)
     await prepare_or_exit()
-    fetcher = WeatherFetcher(settings)
-    async with fetcher:
+    async with AsyncExitStack() as stack:
+        # Forced readings are simulated: no fetcher, no API session, no quota line.
+        fetcher = None if scenario else await stack.enter_async_context(WeatherFetcher(settings))
         for round_number in range(1, num + 1):
             now = datetime.now(UTC)
-            if scenario is None:
+            if fetcher is not None:
                 readings = await fetcher.fetch_all(now, cities)
             else:
+                assert scenario is not None
                 readings = forced_readings(
                     cities or settings.stream.cities,
                     now,

@@ -82,6 +82,7 @@ class SourceTerms:
     auth_cooldown_seconds: float
     budget_variable: str
     secret: str | None = None
+    key_variable: str | None = None  # what to check when the API refuses the request (401/403)
 
 
 def source_terms(settings: Settings) -> SourceTerms | None:
@@ -96,6 +97,7 @@ def source_terms(settings: Settings) -> SourceTerms | None:
             api.auth_cooldown_seconds,
             "VISUAL_CROSSING_DAILY_BUDGET",
             secret=api.key,
+            key_variable="VISUAL_CROSSING_API_KEY",
         )
     if settings.weather_source == OPEN_METEO:
         open_meteo = settings.open_meteo
@@ -336,7 +338,8 @@ class WeatherFetcher(mode.Service):
                 seconds,
             )
             return
-        hint = "; check VISUAL_CROSSING_API_KEY" if fault is Fault.UNAUTHORIZED else ""
+        key_variable = self._terms.key_variable
+        hint = f"; check {key_variable}" if fault is Fault.UNAUTHORIZED and key_variable else ""
         logger.warning(
             "%s failed for %s (%s): no API calls for %gs, every city is simulated until then%s",
             self._name,

@@ -25,7 +25,7 @@ REQUIRED_PANELS = {
     "Next-hour forecast vs actual temperature": "timeseries",
     "Rain (0/1)": "state-timeline",
     "Storm (0/1)": "state-timeline",
-    "Messages in the last minute": "stat",
+    "Points within the stale threshold": "stat",
     "Age of the last measurement": "table",
     "Data origin": "piechart",
     "Latest readings (debug)": "table",
@@ -162,7 +162,7 @@ def test_rain_and_storm_look_further_back_than_the_dashboard():
 
 
 def test_heartbeat_age_wind_and_forecast_panels_query_what_they_say():
-    assert "range(start: -1m)" in query_of(panel("Messages in the last minute"))
+    assert "r._value * 1000000000.0" in query_of(panel("Points within the stale threshold"))
     assert "int(v: now()) - int(v: r._time)" in query_of(panel("Age of the last measurement"))
     assert '"wind_dir"' in query_of(panel("Wind now (speed and direction)"))
     forecast = query_of(panel("Forecast error (next_hour_temp vs observed an hour later)"))

@@ -59,6 +59,8 @@ class FakeOpenMeteo:
             return web.json_response(
                 {"error": True, "reason": "Latitude must be in range of -90 to 90°."}, status=400
             )
+        if mode == "401":
+            return web.json_response({"error": True, "reason": "Unauthorized"}, status=401)
         if mode == "429":
             return web.Response(status=429, text=RATE_LIMITED, content_type="application/json")
         if mode == "503":
@@ -164,6 +166,17 @@ async def test_a_bad_request_is_not_retried_and_every_city_is_simulated(fake_ope
     assert origins(readings) == ["simulated", "simulated"]
     assert (len(fake.requests), time.sleeps) == (1, [])
     assert "Open-Meteo failed for 2 cities (HTTP 400: " in caplog.text
+
+
+async def test_a_refused_request_names_no_key_open_meteo_does_not_have(fake_open_meteo, caplog):
+    fake, url = fake_open_meteo
+    fake.mode = "401"
+    fetcher = open_meteo_fetcher(url)
+    async with fetcher:
+        readings = await fetcher.fetch_all(NOW)
+    assert origins(readings) == ["simulated", "simulated"]
+    assert "Open-Meteo failed for 2 cities (HTTP 401" in caplog.text
+    assert "VISUAL_CROSSING_API_KEY" not in caplog.text
 
 
 @pytest.mark.parametrize("fault", ["503", "cut-short"])
