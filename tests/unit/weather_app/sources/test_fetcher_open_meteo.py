@@ -156,27 +156,20 @@ async def test_an_unusable_location_is_simulated_alone(fake_open_meteo, caplog):
     )
 
 
-async def test_a_bad_request_is_not_retried_and_every_city_is_simulated(fake_open_meteo, caplog):
+@pytest.mark.parametrize("refusal", ["400", "401"])
+async def test_a_refused_request_is_not_retried_and_every_city_is_simulated(
+    fake_open_meteo, refusal, caplog
+):
     fake, url = fake_open_meteo
-    fake.mode = "400"
+    fake.mode = refusal
     time = FakeTime()
     fetcher = open_meteo_fetcher(url, time=time)
     async with fetcher:
         readings = await fetcher.fetch_all(NOW)
     assert origins(readings) == ["simulated", "simulated"]
     assert (len(fake.requests), time.sleeps) == (1, [])
-    assert "Open-Meteo failed for 2 cities (HTTP 400: " in caplog.text
-
-
-async def test_a_refused_request_names_no_key_open_meteo_does_not_have(fake_open_meteo, caplog):
-    fake, url = fake_open_meteo
-    fake.mode = "401"
-    fetcher = open_meteo_fetcher(url)
-    async with fetcher:
-        readings = await fetcher.fetch_all(NOW)
-    assert origins(readings) == ["simulated", "simulated"]
-    assert "Open-Meteo failed for 2 cities (HTTP 401" in caplog.text
-    assert "VISUAL_CROSSING_API_KEY" not in caplog.text
+    assert f"Open-Meteo failed for 2 cities (HTTP {refusal}" in caplog.text
+    assert "VISUAL_CROSSING_API_KEY" not in caplog.text  # Open-Meteo has no key to check
 
 
 @pytest.mark.parametrize("fault", ["503", "cut-short"])
