@@ -343,6 +343,16 @@ from(bucket: "{live_bucket.bucket}")
     assert all(row["_value"] >= 15.5 - hottest[row["city"]] - 1e-9 for row in rows)
 
 
+def evaluated_at(query: str, moment: datetime) -> str:
+    """`query` with Flux's now() at `moment`: the option after its imports, which come first."""
+    lines = query.split("\n")
+    imports = 0
+    while imports < len(lines) and lines[imports].startswith("import "):
+        imports += 1
+    option = f"option now = () => {rfc3339_nano(moment)}"
+    return "\n".join([*lines[:imports], option, *lines[imports:]])
+
+
 def firing(
     target: InfluxTarget, rule: dict[str, Any], at: datetime | None = None
 ) -> tuple[dict[str, float], list[dict[str, Any]]]:
@@ -355,8 +365,8 @@ def firing(
     text = substitute(
         query["model"]["query"], target.bucket, TimeRange(moment - span, moment), CITIES
     )
-    if at is not None:  # Flux's now() is the evaluation time
-        text = f"option now = () => {rfc3339_nano(at)}\n{text}"
+    if at is not None:
+        text = evaluated_at(text, at)
     rows = flux(target, text)
     reducer = next(step["model"] for step in rule["data"] if step["model"].get("type") == "reduce")
     threshold = next(
@@ -475,10 +485,10 @@ def test_with_a_900_s_interval_the_heartbeat_counts_the_points_within_1800_s(
     target, now = slow_bucket
     query = panel_query(by_title("Points within the stale threshold"))
     query = substitute(query, target.bucket, TimeRange.last(DASHBOARD_RANGE), CITIES)
-    [row] = flux(target, f"option now = () => {rfc3339_nano(now)}\n{query}")
+    [row] = flux(target, evaluated_at(query, now))
     assert row["_value"] == 1  # the fresh city's newest point, 1,000 s old (the old panel: 0)
     later = now + timedelta(seconds=SLOW_INTERVAL)
-    [row] = flux(target, f"option now = () => {rfc3339_nano(later)}\n{query}")
+    [row] = flux(target, evaluated_at(query, later))
     assert row["_value"] == 0
 
 
@@ -488,7 +498,7 @@ def test_with_a_900_s_interval_the_age_panel_colours_by_that_interval(
     target, now = slow_bucket
     panel = by_title("Age of the last measurement")
     query = substitute(panel_query(panel), target.bucket, TimeRange.last(DASHBOARD_RANGE), CITIES)
-    rows = flux(target, f"option now = () => {rfc3339_nano(now)}\n{query}")
+    rows = flux(target, evaluated_at(query, now))
     states = {row["city"]: (row["age"], row["stale_after"], row["state"]) for row in rows}
     assert states == {
         DEFAULT_CITIES[FRESH_CITY].name: (FRESH_AGE, 2 * SLOW_INTERVAL, "late"),
