@@ -11,15 +11,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from models import RawReading
-from weather_app.rules.timestamps import format_rfc3339, from_epoch
 from weather_app.rules.units import (
     Humidity,
     Precipitation,
     SourceUnits,
     Speed,
     Temperature,
-    to_v2_units,
 )
+from weather_app.sources.api_readings import NEXT_HOUR_HORIZON_SECONDS, api_reading
 from weather_app.sources.cities import City
 from weather_app.sources.faults import ResponseParseError
 
@@ -50,8 +49,6 @@ UNITS_BY_INTERVAL = {
         (3600, Precipitation.MM_PER_HOUR),
     )
 }
-# An hourly entry further ahead than this is not "the next hour".
-NEXT_HOUR_HORIZON_SECONDS = 2 * 3600
 STORM_CODES = frozenset({95, 96, 99})
 # WMO code table 4677 as Open-Meteo documents it: (conditions, icon), `{part}` is day or night.
 WMO_WEATHER: dict[int, tuple[str, str]] = {
@@ -136,23 +133,20 @@ def parse_location(city: City, location: Any) -> RawReading:
     code = int(_number(current, "weather_code"))
     conditions, icon = weather_of(code, bool(current.get("is_day", 1)))
     forecast_temp, forecast_precip = _next_hour(location.get("hourly"), epoch)
-    reported = RawReading(
-        city=city.name,
-        country=city.country,
-        station_id=city.api_station_id,
-        timestamp=format_rfc3339(from_epoch(epoch)),
+    return api_reading(
+        city,
+        epoch,
+        units,
         temperature=_number(current, "temperature_2m"),
         humidity=_number(current, "relative_humidity_2m"),
         wind_speed=_number(current, "wind_speed_10m"),
         precipitation=_number(current, "precipitation"),
-        data_origin="api",
         wind_dir=_optional_number(current.get("wind_direction_10m")),
         conditions=conditions,
         icon=icon,
         forecast_temp=forecast_temp,
         forecast_precip=forecast_precip,
     )
-    return to_v2_units(reported, units)
 
 
 def _number(entry: Mapping[str, Any], name: str) -> float:

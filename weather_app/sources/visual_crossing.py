@@ -4,15 +4,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from models import RawReading
-from weather_app.rules.timestamps import format_rfc3339, from_epoch
 from weather_app.rules.units import (
     Humidity,
     Precipitation,
     SourceUnits,
     Speed,
     Temperature,
-    to_v2_units,
 )
+from weather_app.sources.api_readings import NEXT_HOUR_HORIZON_SECONDS, api_reading
 from weather_app.sources.cities import City
 from weather_app.sources.faults import ResponseParseError
 
@@ -44,8 +43,6 @@ TIMELINE_PARAMS = {
     "elements": "datetime,datetimeEpoch,temp,humidity,windspeed,winddir,precip,preciptype,"
     "conditions,icon,stations,source",
 }
-# An hourly entry further ahead than this is not "the next hour".
-NEXT_HOUR_HORIZON_SECONDS = 2 * 3600
 
 
 class TimelineParseError(ResponseParseError):
@@ -71,16 +68,14 @@ def parse_timeline(city: City, payload: Any, unit_group: str = UNIT_GROUP) -> Ra
         str(stations[0]) if isinstance(stations, list) and stations and stations[0] else None
     )
     wind_dir = current.get("winddir")
-    reported = RawReading(
-        city=city.name,
-        country=city.country,
-        station_id=city.api_station_id,
-        timestamp=format_rfc3339(from_epoch(epoch)),
+    return api_reading(
+        city,
+        epoch,
+        UNIT_GROUPS[unit_group],
         temperature=_number(current, "temp"),
         humidity=_number(current, "humidity"),
         wind_speed=_number(current, "windspeed", default=0.0),
         precipitation=_number(current, "precip", default=0.0),
-        data_origin="api",
         wind_dir=float(wind_dir) if isinstance(wind_dir, (int, float)) else None,
         conditions=str(current.get("conditions") or ""),
         icon=str(current.get("icon") or ""),
@@ -88,7 +83,6 @@ def parse_timeline(city: City, payload: Any, unit_group: str = UNIT_GROUP) -> Ra
         forecast_precip=forecast_precip,
         source_station_id=source_station_id,
     )
-    return to_v2_units(reported, UNIT_GROUPS[unit_group])
 
 
 def _number(entry: Mapping[str, Any], name: str, default: float | None = None) -> float:
