@@ -190,6 +190,7 @@ CITIES_FILE = Parser(_cities_file, "a JSON file of cities")
 # Of both weather APIs (weather_app.sources.fetcher).
 REQUEST_TIMEOUT_MEANING = "seconds per API request, at most half of them to resolve and connect"
 COOLDOWN_MEANING = "seconds without any API call after an HTTP 429 or when the host is unreachable"
+RETRIES_MEANING = "extra tries (0..5) after a timeout, a dropped connection, 5xx or unreadable body"
 # `auto` resolves to one of the others (`Settings.weather_source`).
 VISUAL_CROSSING, OPEN_METEO, SIMULATION = "visual-crossing", "open-meteo", "simulation"
 # Open-Meteo stamps its current conditions on 15-minute marks (`current.interval`: 900).
@@ -473,7 +474,7 @@ class ApiSettings:
         Variable(
             "VISUAL_CROSSING_RETRIES",
             integer_in(0, 5),
-            "extra tries (0..5) after a timeout, a dropped connection, 5xx or unreadable body",
+            RETRIES_MEANING,
         ),
         default=2,
     )
@@ -521,7 +522,7 @@ class OpenMeteoSettings:
         Variable(
             "OPEN_METEO_RETRIES",
             integer_in(0, 5),
-            "extra tries (0..5) after a timeout, a dropped connection, 5xx or unreadable body",
+            RETRIES_MEANING,
         ),
         default=2,
     )
