@@ -145,7 +145,10 @@ async def wait_until_served(
     failed` and retries: expected and harmless, but it reads as broken on a first start.
     """
     deadline = time.monotonic() + wait_seconds
-    while waiting := leaderless_partitions(await admin.describe_topics(topics), topics):
+    while True:
+        described = await admin.describe_topics(topics)
+        if not (waiting := leaderless_partitions(described, topics)):
+            break
         await _retry_until(
             deadline, wait_seconds, f"{len(waiting)} partitions {_named(waiting)} without a leader"
         )
@@ -157,7 +160,6 @@ async def wait_until_served(
             await _retry_until(
                 deadline, wait_seconds, f"group {settings.stream.app_id} without a coordinator"
             )
-    described = await admin.describe_topics(topics)
     partitions = [
         TopicPartition(description["topic"], partition["partition"])
         for description in described
