@@ -49,31 +49,37 @@ class CityConfigError(ConfigError):
 
 def select_cities(names: str) -> tuple[City, ...]:
     """Pick cities from the catalogue by a comma-separated list of names (case-insensitive)."""
-    by_name = {city.name.lower(): city for city in DEFAULT_CITIES}
-    wanted = [name.strip() for name in names.split(",") if name.strip()]
-    unknown = [name for name in wanted if name.lower() not in by_name]
+    found, unknown = _named(DEFAULT_CITIES, [name for name in names.split(",") if name.strip()])
     if unknown:
         known = ", ".join(city.name for city in DEFAULT_CITIES)
         raise CityConfigError(
             f"unknown city {', '.join(unknown)!s} in WEATHER_CITIES; known: {known} "
             "(or describe your own in WEATHER_CITIES_FILE)"
         )
-    if not wanted:
+    if not found:
         raise CityConfigError("WEATHER_CITIES is set but names no city")
-    return tuple(by_name[name.lower()] for name in dict.fromkeys(wanted))
+    return found
 
 
 def choose_cities(configured: tuple[City, ...], names: Iterable[str]) -> tuple[City, ...]:
     """The configured cities with these names (case-insensitive), in the order given."""
-    by_name = {city.name.lower(): city for city in configured}
-    wanted = [name.strip() for name in names]
-    unknown = [name for name in wanted if name.lower() not in by_name]
+    found, unknown = _named(configured, names)
     if unknown:
         known = ", ".join(city.name for city in configured)
         raise CityConfigError(
             f"unknown city {', '.join(map(repr, unknown))}; the configured cities are: {known}"
         )
-    return tuple(dict.fromkeys(by_name[name.lower()] for name in wanted))
+    return found
+
+
+def _named(catalogue: Iterable[City], names: Iterable[str]) -> tuple[tuple[City, ...], list[str]]:
+    """The cities of `catalogue` with these names (case-insensitive), each once in the order
+    first given, and the names it does not hold."""
+    by_name = {city.name.lower(): city for city in catalogue}
+    wanted = [name.strip() for name in names]
+    unknown = [name for name in wanted if name.lower() not in by_name]
+    found = dict.fromkeys(by_name[name.lower()] for name in wanted if name.lower() in by_name)
+    return tuple(found), unknown
 
 
 def load_cities_file(path: Path) -> tuple[City, ...]:

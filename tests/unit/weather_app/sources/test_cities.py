@@ -5,6 +5,7 @@ from weather_app.sources.cities import (
     CityConfigError,
     choose_cities,
     load_cities_file,
+    select_cities,
 )
 
 
@@ -33,3 +34,7 @@ def test_two_cities_of_a_file_sharing_a_code_are_refused_naming_both(tmp_path):
         f"WEATHER_CITIES_FILE {path}: Paris and Parma share the code PAR (their station_id); "
         'give one a "code" of its own'
     )
+
+
+def test_weather_cities_names_each_city_once_in_any_case():
+    assert [city.name for city in select_cities("Paris, rome,paris,ROME")] == ["Paris", "Rome"]
