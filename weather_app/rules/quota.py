@@ -42,8 +42,8 @@ def interval_warning(
     effective_seconds: float,
     cities: int,
     daily_budget: int,
-    source: str = "Visual Crossing",
-    budget_variable: str = "VISUAL_CROSSING_DAILY_BUDGET",
+    source: str,
+    budget_variable: str,
 ) -> str | None:
     """The one start-up line that says the interval was raised, or None when it was not."""
     if effective_seconds <= requested_seconds:

@@ -8,6 +8,9 @@ from weather_app.rules.quota import (
     min_interval_seconds,
 )
 
+# The source and its budget variable, as the fetcher passes them for Visual Crossing.
+VISUAL_CROSSING = ("Visual Crossing", "VISUAL_CROSSING_DAILY_BUDGET")
+
 
 def test_calls_per_day_is_cities_times_rounds_a_day():
     assert calls_per_day(10, 60) == 14_400
@@ -47,7 +50,7 @@ def test_no_cities_no_constraint():
 
 
 def test_the_warning_is_one_line_with_both_intervals_and_the_budget():
-    warning = interval_warning(60.0, 864.0, 10, 1000)
+    warning = interval_warning(60.0, 864.0, 10, 1000, *VISUAL_CROSSING)
     assert warning is not None
     assert "\n" not in warning
     assert "WEATHER_INTERVAL=60s" in warning
@@ -57,4 +60,4 @@ def test_the_warning_is_one_line_with_both_intervals_and_the_budget():
 
 
 def test_no_warning_when_the_interval_was_not_raised():
-    assert interval_warning(900.0, 900.0, 10, 1000) is None
+    assert interval_warning(900.0, 900.0, 10, 1000, *VISUAL_CROSSING) is None
