@@ -160,11 +160,7 @@ async def wait_until_served(
             await _retry_until(
                 deadline, wait_seconds, f"group {settings.stream.app_id} without a coordinator"
             )
-    partitions = [
-        TopicPartition(description["topic"], partition["partition"])
-        for description in described
-        for partition in description["partitions"]
-    ]
+    partitions = partitions_of(described)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka.bootstrap_servers,
         group_id=None,
@@ -190,6 +186,15 @@ async def _retry_until(deadline: float, wait_seconds: float, still: str) -> None
 
 def _named(names: list[str]) -> str:
     return f"({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
+
+
+def partitions_of(descriptions: list[dict[str, Any]]) -> list[TopicPartition]:
+    """Every partition of the topics in a metadata answer (`describe_topics`)."""
+    return [
+        TopicPartition(description["topic"], partition["partition"])
+        for description in descriptions
+        for partition in description["partitions"]
+    ]
 
 
 def leaderless_partitions(descriptions: list[dict[str, Any]], topics: list[str]) -> list[str]:
@@ -255,11 +260,7 @@ async def list_topics(bootstrap_servers: str) -> list[TopicSize]:
         descriptions = await admin.describe_topics(await admin.list_topics())
     finally:
         await admin.close()
-    partitions = [
-        TopicPartition(description["topic"], partition["partition"])
-        for description in descriptions
-        for partition in description["partitions"]
-    ]
+    partitions = partitions_of(descriptions)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None)
     await consumer.start()
     try:
