@@ -12,6 +12,8 @@
 #
 # Env: WSL_CACHE (cache root); INFLUXDB_BUILD_JOBS (cargo/go parallelism, default: all cores).
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 INFLUXDB_VERSION="v2.7.12"
 FLUX_VERSION="v0.196.1"   # what influxdb v2.7.12's go.mod requires; do not bump (v0.197+ needs arrow v18)
@@ -46,14 +48,11 @@ go_ver="$(go env GOVERSION 2>/dev/null | sed 's/^go//')"
 
 JOBS="${INFLUXDB_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
-export GOPATH="$CACHE/go"
-export GOMODCACHE="$CACHE/go/pkg/mod"
-export GOCACHE="$CACHE/go/build-cache"
-export GOFLAGS="-modcacherw -buildvcs=false"
+use_go_caches "$CACHE"
 export CARGO_HOME="$CACHE/cargo"
 export CARGO_TARGET_DIR="$WORK/cargo-target"
 unset PKG_CONFIG RUSTUP_TOOLCHAIN
-mkdir -p "$BIN_DIR" "$WORK" "$GOCACHE" "$CARGO_HOME"
+mkdir -p "$BIN_DIR" "$WORK" "$CARGO_HOME"
 
 start=$SECONDS
 

@@ -7,6 +7,8 @@
 #
 # Env: WSL_CACHE (cache root).
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${WSL_CACHE:-$HOME/.cache/weather-speed-layer}"
@@ -19,12 +21,9 @@ say() { echo "==> $*"; }
 command -v go >/dev/null 2>&1 || die "'go' not found: install Go >= 1.21 (https://go.dev/doc/install) and put it on PATH"
 
 # The same caches as scripts/install-telegraf.sh, never in the repo.
-export GOPATH="$CACHE/go"
-export GOMODCACHE="$CACHE/go/pkg/mod"
-export GOCACHE="$CACHE/go/build-cache"
-export GOFLAGS="-modcacherw -buildvcs=false"
+use_go_caches "$CACHE"
 export CGO_ENABLED=0
-mkdir -p "$BIN_DIR" "$GOCACHE"
+mkdir -p "$BIN_DIR"
 
 sdk="$(awk '$1 == "require" && $2 ~ /grafana-foundation-sdk/ {print $3}' "$REPO/grafana/schema-check/go.mod")"
 say "Building grafana/schema-check (grafana-foundation-sdk $sdk) into $CHECKER_BIN"

@@ -6,6 +6,8 @@
 #
 # Env: WSL_CACHE (cache root).
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 TELEGRAF_VERSION="v1.37.2"
 TELEGRAF_TAGS="custom,inputs.kafka_consumer,parsers.json_v2,processors.converter,outputs.influxdb_v2,outputs.file,outputs.health"
@@ -40,13 +42,10 @@ go_ver="$(go env GOVERSION 2>/dev/null | sed 's/^go//')"
     || die "Go $go_ver is too old for telegraf $TELEGRAF_VERSION: install Go >= $GO_MIN (https://go.dev/doc/install)"
 
 # Everything intermediate lives under the cache dir, never in the repo.
-export GOPATH="$CACHE/go"
-export GOMODCACHE="$CACHE/go/pkg/mod"
-export GOCACHE="$CACHE/go/build-cache"
+use_go_caches "$CACHE"
 export GOBIN="$CACHE/go/bin"
-export GOFLAGS="-modcacherw -buildvcs=false"
 export CGO_ENABLED=0
-mkdir -p "$BIN_DIR" "$GOBIN" "$GOCACHE"
+mkdir -p "$BIN_DIR" "$GOBIN"
 
 say "Building telegraf $TELEGRAF_VERSION (slim: $TELEGRAF_TAGS); first build takes several minutes"
 start=$SECONDS

@@ -58,3 +58,13 @@ describe_rounds() {
 s = Settings.from_env(os.environ); print(f"weather from {s.weather_source} every {s.fetch_interval_seconds:g}s")' 2>/dev/null ||
     echo "weather every ${WEATHER_INTERVAL}s"
 }
+
+# use_go_caches CACHE: Go's module and build caches under CACHE (the project's cache dir), shared by
+# every Go build of the install scripts and never in the repository.
+use_go_caches() {
+  export GOPATH="$1/go"
+  export GOMODCACHE="$1/go/pkg/mod"
+  export GOCACHE="$1/go/build-cache"
+  export GOFLAGS="-modcacherw -buildvcs=false"
+  mkdir -p "$GOCACHE"
+}
