@@ -27,6 +27,7 @@ class Delivery:
         self._app = app
         self._conductor = cast(Conductor, app.topics)
         self._pressure_callbacks: dict[TP, tuple[Callable[[], None], Callable[[], None]]] = {}
+        self._raw_bytes: dict[SchemaT[Any, Any], bool] = {}  # per schema: `_takes_raw_bytes`
 
     def deliver_now(self, tp: TP, message: Message) -> bool:
         """Put `message` on its channels' queues if that needs no waiting; False if it does."""
@@ -67,7 +68,10 @@ class Delivery:
     def _decoded(self, channel: TopicT, message: Message) -> EventT[Any] | None:
         app = self._app
         schema = channel.schema
-        if self._takes_raw_bytes(schema):
+        raw_bytes = self._raw_bytes.get(schema)
+        if raw_bytes is None:
+            raw_bytes = self._raw_bytes[schema] = self._takes_raw_bytes(schema)
+        if raw_bytes:
             # What the schema would return through four layers of codec calls: the bytes as is.
             return app.create_event(message.key, message.value, message.headers, message)
         try:
