@@ -95,6 +95,10 @@ cluster_id() {
   java "${java_args[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1
 }
 
+# The first exception a broker's log names (Kafka logs the cause of a fatal start-up on the line
+# after "Exiting Kafka due to fatal exception"), cut to one line.
+exit_reason() { grep -m1 -E '^[a-zA-Z0-9_.$]+(Exception|Error): ' "$1" 2>/dev/null | cut -c1-300; }
+
 # start_node NODE VOTERS CLUSTER_ID: write its config, format its storage if new, start it.
 start_node() {
   local node=$1 dir config pid
@@ -151,10 +155,11 @@ up() {
       # The PID recorded a moment ago is ours; until it has exec'd java (slow on a busy machine)
       # live_pid would not recognise it yet.
       if ! kill -0 "$(cat "$(node_pid_file "$node")")" 2>/dev/null; then
-        local failed_log
+        local failed_log why
         failed_log=$(node_log "$node")
+        why=$(exit_reason "$failed_log")
         for node in "${started[@]}"; do stop_node "$node"; done
-        die "broker exited during start-up: see $failed_log"
+        die "node $node exited during start-up: ${why:-no exception in its log} (log: $failed_log)"
       fi
       port_open "$(node_port "$node")" && grep -q "Kafka Server started" "$(node_log "$node")" \
         || pending=1
