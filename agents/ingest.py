@@ -1,14 +1,20 @@
-"""Leader-only timer: fetch every city's current weather and publish it to the raw topic."""
+"""Leader-only timer: fetch every city's current weather and publish it to the raw topic.
+
+The first round starts as soon as the worker leads, then one every interval
+(weather_app.rules.schedule). `WEATHER_SOURCE=none` registers no timer at all.
+"""
 
 import time
 from datetime import UTC, datetime
 
 from weather_app.app import app, raw_topic, send_raw, settings
+from weather_app.rules.schedule import RoundSchedule, tick_seconds
+from weather_app.settings import NO_SOURCE
 from weather_app.sources.fetcher import WeatherFetcher
 from weather_app.sources.publishing import RoundResult, publish_round
 
 fetcher = WeatherFetcher(settings)
-app.add_dependency(fetcher)
+schedule = RoundSchedule(settings.fetch_interval_seconds)
 
 
 async def ingest_round() -> RoundResult:
@@ -20,6 +26,13 @@ async def ingest_round() -> RoundResult:
     )
 
 
-@app.timer(interval=settings.fetch_interval_seconds, on_leader=True)
 async def ingest_weather() -> None:
-    await ingest_round()
+    if schedule.start_if_due(time.monotonic()):
+        await ingest_round()
+
+
+if settings.weather_source != NO_SOURCE:
+    app.add_dependency(fetcher)
+    app.timer(interval=tick_seconds(settings.fetch_interval_seconds), on_leader=True)(
+        ingest_weather
+    )

@@ -243,8 +243,7 @@ class Bench:
             "WEATHER_ENRICHED_TOPIC": out,
             "WEATHER_ALERTS_TOPIC": f"{app_id}-alerts",
             "WEATHER_DLQ_TOPIC": f"{app_id}-dlq",  # read by settings that have a dead-letter topic
-            "WEATHER_INTERVAL": "86400",
-            "WEATHER_SOURCE": "simulation",  # the workload publishes; no weather API
+            "WEATHER_SOURCE": "none",  # the workload publishes; the worker fetches nothing
             "WEATHER_ACCEPT_UNKNOWN_CITIES": "1",  # the workload's 60 cities
             "KAFKA_CONNECT_WAIT": "10",
         }

@@ -191,11 +191,12 @@ CITIES_FILE = Parser(_cities_file, "a JSON file of cities")
 REQUEST_TIMEOUT_MEANING = "seconds per API request, at most half of them to resolve and connect"
 COOLDOWN_MEANING = "seconds without any API call after an HTTP 429 or when the host is unreachable"
 RETRIES_MEANING = "extra tries (0..5) after a timeout, a dropped connection, 5xx or unreadable body"
-# `auto` resolves to one of the others (`Settings.weather_source`).
+# `auto` resolves to one of the others (`Settings.weather_source`); `none` fetches nothing.
 VISUAL_CROSSING, OPEN_METEO, SIMULATION = "visual-crossing", "open-meteo", "simulation"
+NO_SOURCE = "none"
 # Open-Meteo stamps its current conditions on 15-minute marks (`current.interval`: 900).
 OPEN_METEO_OBSERVATION_SPACING_SECONDS = 900.0
-WEATHER_SOURCES = ("auto", VISUAL_CROSSING, OPEN_METEO, SIMULATION)
+WEATHER_SOURCES = ("auto", VISUAL_CROSSING, OPEN_METEO, SIMULATION, NO_SOURCE)
 
 
 # --- The settings --------------------------------------------------------------------------------
@@ -307,7 +308,8 @@ class StreamSettings:
             "WEATHER_SOURCE",
             one_of(*WEATHER_SOURCES),
             "where readings come from: `auto` is Visual Crossing with a key, else Open-Meteo; "
-            "a city the source fails for is simulated that round",
+            "a city the source fails for is simulated that round; `none`: the worker only "
+            "enriches what reaches the raw topic (replays, `produce`)",
         ),
         default="auto",
     )
@@ -626,14 +628,15 @@ class Settings:
 
     @property
     def weather_source(self) -> str:
-        """`visual-crossing`, `open-meteo` or `simulation`: WEATHER_SOURCE with `auto` resolved."""
+        """`visual-crossing`, `open-meteo`, `simulation` or `none`: WEATHER_SOURCE with `auto`
+        resolved."""
         if self.stream.source != "auto":
             return self.stream.source
         return VISUAL_CROSSING if self.api.key else OPEN_METEO
 
     @property
     def uses_api(self) -> bool:
-        return self.weather_source != SIMULATION
+        return self.weather_source in (VISUAL_CROSSING, OPEN_METEO)
 
     @property
     def daily_budget(self) -> int:

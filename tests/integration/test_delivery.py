@@ -116,7 +116,7 @@ def wait_for_all(
 
 
 def start_worker(env: AppEnv, **settings: str) -> Worker:
-    env.extra.update(WEATHER_INTERVAL="3600", **settings)  # only the readings the test sends
+    env.extra.update(WEATHER_SOURCE="none", **settings)  # only the readings the test sends
     wait_until(lambda: run_command(env, "create-topics").returncode == 0, 60, "topics")
     worker = Worker(env)
     wait_until(lambda: worker.get("/weather/")[0] == 200, 60, "the worker's web view")

@@ -34,7 +34,7 @@ def observed(records) -> list[tuple[str, str]]:
 
 
 def test_bad_messages_land_in_the_dead_letter_topic_and_good_ones_flow(app_env: AppEnv):
-    app_env.extra["WEATHER_INTERVAL"] = "3600"  # only the messages below
+    app_env.extra["WEATHER_SOURCE"] = "none"  # only the messages below
     worker = Worker(app_env)
     now = datetime.now(UTC).replace(microsecond=0)
     good = [

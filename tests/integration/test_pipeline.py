@@ -61,6 +61,23 @@ def test_worker_enriches_every_city_with_the_exact_schema(app_env: AppEnv):
     assert "Traceback" not in worker.log()
 
 
+def test_the_first_round_comes_at_start_not_one_interval_later(app_env: AppEnv):
+    # Visual Crossing's free budget makes the interval 864 s: the first records must not wait it.
+    app_env.extra.update(WEATHER_INTERVAL="3600", WEATHER_CITIES="Paris,Rome")
+    worker = Worker(app_env)
+    try:
+        records = read_topic(
+            app_env.broker,
+            app_env.enriched_topic,
+            until=lambda records: cities_in(records) >= {"Paris", "Rome"},
+            timeout=90,
+        )
+        assert worker.process.poll() is None, worker.log()
+    finally:
+        worker.stop(signal.SIGTERM)
+    assert sorted(orjson.loads(record.key) for record in records) == ["Paris", "Rome"]
+
+
 def test_produce_publishes_one_reading_per_city_per_round(app_env: AppEnv):
     app_env.extra["WEATHER_PARTITIONS"] = "4"
     result = run_command(app_env, "produce", "--num", "3")
@@ -84,8 +101,8 @@ def test_produce_publishes_one_reading_per_city_per_round(app_env: AppEnv):
 def test_produce_forces_rain_a_storm_and_dry_weather_through_the_raw_topic_and_the_worker(
     app_env: AppEnv,
 ):
-    # The timer first fires after the interval: no live reading during the test.
-    app_env.extra.update(WEATHER_INTERVAL="3600", WEATHER_CITIES="Paris,Rome,Berlin")
+    # No live reading during the test: the worker fetches nothing.
+    app_env.extra.update(WEATHER_SOURCE="none", WEATHER_CITIES="Paris,Rome,Berlin")
     forced = {"Paris": "storm", "Rome": "rain", "Berlin": "dry"}
     worker = Worker(app_env)
     try:

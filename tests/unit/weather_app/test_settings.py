@@ -292,12 +292,18 @@ def test_open_meteo_s_interval_is_raised_to_fit_its_calls_a_day():
         ({"WEATHER_SOURCE": "open-meteo", "VISUAL_CROSSING_API_KEY": "k"}, "open-meteo"),
         ({"WEATHER_SOURCE": "simulation", "VISUAL_CROSSING_API_KEY": "k"}, "simulation"),
         ({"WEATHER_SOURCE": "visual-crossing", "VISUAL_CROSSING_API_KEY": "k"}, "visual-crossing"),
+        ({"WEATHER_SOURCE": "none", "VISUAL_CROSSING_API_KEY": "k"}, "none"),
     ],
 )
 def test_auto_is_visual_crossing_with_a_key_else_open_meteo(env, source):
     settings = Settings.from_env(env)
     assert settings.weather_source == source
-    assert settings.uses_api == (source != "simulation")
+    assert settings.uses_api == (source in ("visual-crossing", "open-meteo"))
+
+
+def test_a_worker_that_fetches_nothing_keeps_the_interval_as_set():
+    settings = Settings.from_env({"WEATHER_SOURCE": "none", "WEATHER_INTERVAL": "10"})
+    assert settings.fetch_interval_seconds == 10.0
 
 
 def test_visual_crossing_without_a_key_stops_with_one_line():
