@@ -51,13 +51,14 @@ def rows_of(session: Session, city: str) -> list[tuple[datetime, float]]:
 
 
 def test_the_schema_is_created_when_missing_and_ensuring_it_again_changes_nothing(
-    cassandra: CassandraNode,
+    tmp_path: Path,
 ):
-    with connected([cassandra.hosts]) as session:
-        session.execute("DROP KEYSPACE IF EXISTS spark_streams")
-    ensure_history_schema([cassandra.hosts])
-    ensure_history_schema([cassandra.hosts])
-    with connected([cassandra.hosts]) as session:
+    # A node of its own: the session's may hold other tests' history, which must stay.
+    with CassandraNode(tmp_path / "cassandra") as fresh, connected([fresh.hosts]) as session:
+        keyspaces = session.execute("SELECT keyspace_name FROM system_schema.keyspaces")
+        assert "spark_streams" not in {row.keyspace_name for row in keyspaces}
+        ensure_history_schema([fresh.hosts])
+        ensure_history_schema([fresh.hosts])
         columns = {
             row.column_name: (row.kind, row.type, row.clustering_order)
             for row in session.execute(
