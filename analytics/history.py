@@ -5,6 +5,7 @@ One partition per city, its rows ordered newest first: a replayed record (same c
 observation time) overwrites its row, and "the latest rows of a city" is one partition read.
 """
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,6 +55,28 @@ class CassandraUnavailable(WeatherError):
     """No Cassandra node answered at the configured hosts before the wait ran out."""
 
 
+class _WithoutFailedAttempts(logging.Filter):
+    """Drops the driver's warning (with a traceback) and error for a failed connection attempt."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not message.startswith(
+            ("[control connection] Error connecting to", "Control connection failed to connect")
+        )
+
+
+@contextmanager
+def _failed_attempts_unlogged() -> Iterator[None]:
+    """While `connected` tries again, it alone reports, once, that no node answered."""
+    driver_log = logging.getLogger("cassandra.cluster")
+    quiet = _WithoutFailedAttempts()
+    driver_log.addFilter(quiet)
+    try:
+        yield
+    finally:
+        driver_log.removeFilter(quiet)
+
+
 def contact_point(host: str) -> tuple[str, int]:
     """A CASSANDRA_HOSTS entry, "host:port" (or "host": the default port) -> (host, port)."""
     name, colon, port = host.strip().rpartition(":")
@@ -71,24 +94,25 @@ def connected(hosts: list[str], wait_seconds: float = 60) -> Iterator[Session]:
     points = [contact_point(host) for host in hosts]
     profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=30)
     deadline = time.monotonic() + wait_seconds
-    while True:
-        cluster = Cluster(
-            contact_points=points,
-            execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-            protocol_version=PROTOCOL_VERSION,
-            connect_timeout=2,
-        )
-        try:
-            session = cluster.connect()
-            break
-        except NoHostAvailable:
-            cluster.shutdown()
-            if time.monotonic() >= deadline:
-                raise CassandraUnavailable(
-                    f"Cassandra is not reachable at {','.join(hosts)} after {wait_seconds:g}s:"
-                    " start it (make cassandra-up) or set CASSANDRA_HOSTS"
-                ) from None
-            time.sleep(1)
+    with _failed_attempts_unlogged():
+        while True:
+            cluster = Cluster(
+                contact_points=points,
+                execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+                protocol_version=PROTOCOL_VERSION,
+                connect_timeout=2,
+            )
+            try:
+                session = cluster.connect()
+                break
+            except NoHostAvailable:
+                cluster.shutdown()
+                if time.monotonic() >= deadline:
+                    raise CassandraUnavailable(
+                        f"Cassandra is not reachable at {','.join(hosts)} after {wait_seconds:g}s:"
+                        " start it (make cassandra-up) or set CASSANDRA_HOSTS"
+                    ) from None
+                time.sleep(1)
     try:
         yield session
     finally:

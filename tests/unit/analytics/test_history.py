@@ -2,6 +2,7 @@
 
 import re
 import time
+from logging import WARNING
 
 import pytest
 
@@ -32,12 +33,13 @@ def test_a_bad_host_names_the_variable_to_fix(host):
     assert str(refused.value) == f"CASSANDRA_HOSTS must be host:port entries, got '{host}'"
 
 
-def test_no_node_answering_is_one_line_after_the_bounded_wait():
+def test_no_node_answering_is_one_line_after_the_bounded_wait(caplog: pytest.LogCaptureFixture):
     hosts = [f"127.0.0.1:{free_port()}"]
     started = time.monotonic()
     with pytest.raises(CassandraUnavailable) as unavailable, connected(hosts, wait_seconds=2):
         pass
     assert 2 <= time.monotonic() - started < 10
+    assert [record.getMessage() for record in caplog.records if record.levelno >= WARNING] == []
     assert str(unavailable.value) == (
         f"Cassandra is not reachable at {hosts[0]} after 2s:"
         " start it (make cassandra-up) or set CASSANDRA_HOSTS"
