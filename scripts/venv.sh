@@ -18,5 +18,5 @@ if [[ ! -x $venv/bin/python ]]; then
 fi
 echo "==> venv: installing weather-speed-layer and its dev tools (pip, cached in ~/.cache/pip)"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet --editable '.[dev,bench]' \
+"$venv/bin/python" -m pip install --quiet --editable '.[dev,bench,analytics]' \
   || { echo "venv: pip install failed (see above)" >&2; exit 1; }

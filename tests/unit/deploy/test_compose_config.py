@@ -164,3 +164,15 @@ def test_secrets_reach_only_the_services_that_need_them_and_never_a_command_line
             if secret in json.dumps(environment(config, name)):
                 services.add(name)
     assert holders == {API_KEY: set(WORKERS), ADMIN_TOKEN: {"influxdb", "influxdb-tokens"}}
+
+
+def test_cassandra_starts_only_with_the_analytics_profile_on_loopback_with_a_named_volume():
+    assert "cassandra" not in compose_config(None)["services"]
+    config = compose_config(dotenv({"CASSANDRA_HOST_PORT": "19042"}), profiles=("analytics",))
+    cassandra = config["services"]["cassandra"]
+    assert cassandra["image"] == "cassandra:5.0.6"
+    [port] = cassandra["ports"]
+    assert (port["host_ip"], port["published"], port["target"]) == ("127.0.0.1", "19042", 9042)
+    [volume] = cassandra["volumes"]
+    assert (volume["type"], volume["source"]) == ("volume", "cassandra-data")
+    assert cassandra["healthcheck"]["test"][:2] == ["CMD", "cqlsh"]
