@@ -17,7 +17,16 @@ from tests.unit.deploy import (
     interpolate,
 )
 
-SERVICES = {"kafka", "influxdb", "influxdb-tokens", "worker", "worker-web", "telegraf", "grafana"}
+SERVICES = {
+    "kafka",
+    "influxdb",
+    "influxdb-tokens",
+    "worker",
+    "worker-web",
+    "telegraf",
+    "grafana",
+    "analytics",
+}
 # Runs once and exits 0; the others run until stopped and have a healthcheck.
 ONE_SHOT = {"influxdb-tokens"}
 LONG_RUNNING = SERVICES - ONE_SHOT
