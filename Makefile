@@ -4,13 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help venv tools run test bench lint typecheck unit integration kafka-up kafka-down stack-up stack-down analytics-up analytics-down clean
+.PHONY: help venv tools run test bench lint typecheck unit integration kafka-up kafka-down cassandra-up cassandra-down stack-up stack-down analytics-up analytics-down clean
 
 help:
 	@echo "make run         local Kafka + one worker with simulated weather + live view (Ctrl-C stops)"
 	@echo "make test        lint, types, unit and integration tests (starts its own Kafka)"
 	@echo "make kafka-up    start the local Kafka broker (KAFKA_PORT, default 9092; KAFKA_NODES=3: three)"
 	@echo "make kafka-down  stop it (all of them)"
+	@echo "make cassandra-up    start the local Cassandra node (CASSANDRA_PORT, default 9042); make cassandra-down"
 	@echo "make stack-up    Kafka + InfluxDB 2 + Telegraf (WITH_WORKER=1: + one worker); make stack-down"
 	@echo "make analytics-up    Cassandra + the Spark job: Kafka's weather_data_v2 into the Parquet lake and Cassandra"
 	@echo "make analytics-down  stop both (the Spark job first)"
@@ -55,6 +56,12 @@ analytics-down:
 
 kafka-down:
 	scripts/kafka.sh down
+
+cassandra-up:
+	scripts/cassandra.sh up
+
+cassandra-down:
+	scripts/cassandra.sh down
 
 lint: venv
 	$(BIN)/ruff check .

@@ -72,14 +72,7 @@ install() {
   local java_major
   java_major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/.*java.specification.version = \([0-9]*\).*/\1/p')
   [[ ${java_major:-0} -ge 17 ]] || die "Kafka $kafka_version needs Java 17+, found Java ${java_major:-unknown}"
-  if [[ -f $lib_dir/.complete ]]; then return 0; fi
-  command -v mvn >/dev/null || die "Maven is required to fetch Kafka from Maven Central: install it (Debian: apt-get install maven)"
-  say "fetching Apache Kafka $kafka_version from Maven Central into $lib_dir"
-  mkdir -p "$lib_dir"
-  mvn -B -q -Dstyle.color=never -f "$here/kafka/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$lib_dir" \
-    || die "mvn could not fetch the Kafka jars (see the output above)"
-  touch "$lib_dir/.complete"
+  fetch_maven_jars "$here/kafka/pom.xml" "$lib_dir" "Apache Kafka $kafka_version"
 }
 
 java_args=("-Xmx$heap" -Xms128m -XX:+UseG1GC

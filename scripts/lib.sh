@@ -68,3 +68,18 @@ use_go_caches() {
   export GOFLAGS="-modcacherw -buildvcs=false"
   mkdir -p "$GOCACHE"
 }
+
+# fetch_maven_jars POM LIB_DIR PRODUCT: the runtime classpath of POM's dependencies, from Maven
+# Central into LIB_DIR, once (LIB_DIR/.complete marks a finished copy). Reports through the
+# calling script's `say` and stops through its `die`.
+fetch_maven_jars() {
+  local pom="$1" lib_dir="$2" product="$3"
+  [[ -f $lib_dir/.complete ]] && return 0
+  command -v mvn >/dev/null || die "Maven is required to fetch $product from Maven Central: install it (Debian: apt-get install maven)"
+  say "fetching $product from Maven Central into $lib_dir"
+  mkdir -p "$lib_dir"
+  mvn -B -q -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$lib_dir" \
+    || die "mvn could not fetch the $product jars (see the output above)"
+  touch "$lib_dir/.complete"
+}

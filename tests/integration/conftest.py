@@ -1,4 +1,4 @@
-"""Real services for the integration session (Kafka, InfluxDB), started and stopped by PID."""
+"""Real services for the integration session (Kafka, InfluxDB, Cassandra), stopped by PID."""
 
 import os
 from collections.abc import Iterator
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.cassandra import CassandraNode
 from tests.harness.kafka import KafkaBroker, KafkaCluster
 from tests.harness.ports import free_port
 from tests.harness.processes import ScriptService
@@ -63,3 +64,11 @@ def kafka_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaClu
     """Three brokers (KAFKA_NODES=3) on six consecutive free loopback ports, for one module."""
     with KafkaCluster(tmp_path_factory.mktemp("kafka-cluster")) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def cassandra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CassandraNode]:
+    """The session's Cassandra node, started by the first test that asks for it; tests may stop
+    and start it (same ports and data)."""
+    with CassandraNode(tmp_path_factory.mktemp("cassandra")) as node:
+        yield node
