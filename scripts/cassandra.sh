@@ -75,7 +75,7 @@ install() {
   java_major=$("$java" -XshowSettings:properties -version 2>&1 | sed -n 's/.*java.specification.version = \([0-9]*\).*/\1/p')
   [[ ${java_major:-0} == 11 || ${java_major:-0} == 17 ]] \
     || die "Cassandra $cassandra_version runs on Java 11 or 17, found Java ${java_major:-unknown}: set JAVA_HOME to a JDK 17"
-  fetch_maven_jars "$here/cassandra/pom.xml" "$lib_dir" "Apache Cassandra $cassandra_version (100 jars, 66 MB)"
+  fetch_maven_jars "$here/cassandra/pom.xml" "$lib_dir" "Apache Cassandra $cassandra_version"
 }
 
 # The JVM flags of Cassandra's conf/jvm17-server.options (the module exports and opens it needs

@@ -82,4 +82,5 @@ fetch_maven_jars() {
     -DincludeScope=runtime -DoutputDirectory="$lib_dir" \
     || die "mvn could not fetch the $product jars (see the output above)"
   touch "$lib_dir/.complete"
+  say "fetched $(find "$lib_dir" -name '*.jar' | wc -l) jars ($(du -sh "$lib_dir" | cut -f1))"
 }

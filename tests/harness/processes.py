@@ -1,6 +1,7 @@
 """Child processes with their output in a log file, and our scripts' services: stopped by PID."""
 
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -68,6 +69,16 @@ class ScriptService:
 
     def up(self) -> None:
         self._run("up", 300)
+
+    def try_up(self, port_taken: int) -> subprocess.CompletedProcess[str]:
+        """Run `up` (output captured, no exception when it fails) while this process holds
+        `port_taken` bound but not listening: the script's "port in use" probe cannot see it, the
+        service's own bind fails."""
+        with socket.socket() as squatter:
+            squatter.bind(("127.0.0.1", port_taken))
+            return subprocess.run(
+                [self.script, "up"], env=self.env, capture_output=True, text=True, timeout=300
+            )
 
     def down(self) -> None:
         self._run("down", 120)

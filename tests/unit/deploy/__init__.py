@@ -76,9 +76,12 @@ def interpolate(text: str, env: dict[str, str]) -> str:
     return VARIABLE.sub(value, text)
 
 
-def run_compose_config(dotenv: str | None, *args: str) -> subprocess.CompletedProcess[str]:
-    """`docker-compose config ARGS` on a copy of the project whose .env holds `dotenv` (None: no
-    .env), with nothing from this process's environment: what a user's fresh checkout gives."""
+def run_compose_config(
+    dotenv: str | None, *args: str, profiles: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """`docker-compose [--profile P...] config ARGS` on a copy of the project whose .env holds
+    `dotenv` (None: no .env), with nothing from this process's environment: what a user's fresh
+    checkout gives."""
     with tempfile.TemporaryDirectory() as directory:
         project = Path(directory)
         for path in COMPOSE_PROJECT:
@@ -89,7 +92,7 @@ def run_compose_config(dotenv: str | None, *args: str) -> subprocess.CompletedPr
         if dotenv is not None:
             (project / ".env").write_text(dotenv, encoding="utf-8")
         result = subprocess.run(
-            [str(COMPOSE_BINARY), "config", *args],
+            [str(COMPOSE_BINARY), *(f"--profile={name}" for name in profiles), "config", *args],
             cwd=project,
             env={"PATH": os.environ["PATH"], "HOME": directory},
             capture_output=True,
@@ -102,10 +105,10 @@ def run_compose_config(dotenv: str | None, *args: str) -> subprocess.CompletedPr
         return result
 
 
-def compose_config(dotenv: str | None) -> dict[str, Any]:
-    """The project as Docker Compose resolves it (`config --format json`), with `dotenv` as .env;
-    paths in it are relative to the project (`./...`)."""
-    result = run_compose_config(dotenv, "--format", "json")
+def compose_config(dotenv: str | None, profiles: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The project as Docker Compose resolves it (`config --format json`), with `dotenv` as .env
+    and the services of `profiles`; paths in it are relative to the project (`./...`)."""
+    result = run_compose_config(dotenv, "--format", "json", profiles=profiles)
     assert result.returncode == 0, result.stderr
     assert result.stderr == "", result.stderr
     resolved: dict[str, Any] = json.loads(result.stdout)

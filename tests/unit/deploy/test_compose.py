@@ -26,6 +26,7 @@ SERVICES = {
     "telegraf",
     "grafana",
     "analytics",
+    "cassandra",
 }
 # Runs once and exits 0; the others run until stopped and have a healthcheck.
 ONE_SHOT = {"influxdb-tokens"}

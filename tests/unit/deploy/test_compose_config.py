@@ -170,9 +170,21 @@ def test_secrets_reach_only_the_services_that_need_them_and_never_a_command_line
     assert holders == {API_KEY: set(WORKERS), ADMIN_TOKEN: {"influxdb", "influxdb-tokens"}}
 
 
+def test_cassandra_starts_only_with_the_analytics_profile_on_loopback_with_a_named_volume():
+    assert "cassandra" not in compose_config(None)["services"]
+    config = compose_config(dotenv({"CASSANDRA_HOST_PORT": "19042"}), profiles=("analytics",))
+    cassandra = config["services"]["cassandra"]
+    assert cassandra["image"] == "cassandra:5.0.6"
+    [port] = cassandra["ports"]
+    assert (port["host_ip"], port["published"], port["target"]) == ("127.0.0.1", "19042", 9042)
+    [volume] = cassandra["volumes"]
+    assert (volume["type"], volume["source"]) == ("volume", "cassandra-data")
+    assert cassandra["healthcheck"]["test"][:2] == ["CMD", "cqlsh"]
+
+
 def test_the_analytics_job_runs_only_with_its_profile_on_kafka_and_cassandra_with_its_lake():
     assert "analytics" not in compose_config(None)["services"]
-    config = compose_config(dotenv({"COMPOSE_PROFILES": "analytics"}))
+    config = compose_config(None, profiles=("analytics",))
     service = config["services"]["analytics"]
     env = environment(config, "analytics")
     assert (env["KAFKA_BROKER"], env["CASSANDRA_HOSTS"]) == ("kafka:9092", "cassandra:9042")
