@@ -68,8 +68,9 @@ def committed_files(table: Path) -> list[Path]:
 
 def duckdb_connection(lake: Path) -> duckdb.DuckDBPyConnection:
     """DuckDB with the view `weather_data` over the committed lake files (Hive partitions `date`
-    and `city` as columns) and `daily_weather` when analytics.daily has written it."""
+    and `city` as columns) and `daily_weather` when analytics.daily has written it; in UTC."""
     connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
     files = [str(path) for path in committed_files(table_dir(lake))]
     if not files:
         raise FileNotFoundError(f"{table_dir(lake)} holds no committed batch yet")
