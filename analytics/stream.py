@@ -22,7 +22,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
@@ -45,6 +45,7 @@ RECORD_COUNTS = "v2_records"
 # A backlog is read in bounded batches, so a new lake does not start with one huge batch.
 MAX_OFFSETS_PER_BATCH = 100_000
 EXCEPTION_LINE = re.compile(r"^\W*[\w.$]+(Exception|Error|NoHostAvailable)\b")
+SCHEMA_WAIT_SECONDS = 5.0
 FIRST_RETRY_SECONDS, LONGEST_RETRY_SECONDS = 2.0, 10.0
 
 
@@ -176,7 +177,7 @@ class ProgressLog(StreamingQueryListener):
 
 def close_connector_sessions(spark: SparkSession) -> None:
     """Close the connector's cached Cassandra sessions. A session that lost its node keeps a dead
-    control connection: a query started again on it waited minutes in its schema refresh."""
+    control connection: a query started again on it waited over a minute in a schema refresh."""
     jvm = spark.sparkContext._jvm
     assert jvm is not None
     jvm.com.datastax.spark.connector.cql.CassandraConnector.evictCache()
@@ -205,7 +206,7 @@ class HistorySupervisor:
     query: StreamingQuery | None = None
     failures: int = 0
     next_start: float = 0.0
-    running_since: float = field(default=0.0)
+    running_since: float = 0.0
 
     def tend(self) -> None:
         now = self.clock()
@@ -258,7 +259,10 @@ def run(settings: Settings) -> None:
     lake = start_lake(spark, settings)
     history = HistorySupervisor(
         start=lambda: start_history(spark, settings),
-        ensure_schema=lambda: ensure_history_schema(settings.analytics.cassandra_contact_points),
+        # A short wait: the loop also watches the lake query and SIGTERM between tries.
+        ensure_schema=lambda: ensure_history_schema(
+            settings.analytics.cassandra_contact_points, SCHEMA_WAIT_SECONDS
+        ),
         forget_sessions=lambda: close_connector_sessions(spark),
     )
     log.info(
