@@ -5,6 +5,7 @@ DuckDB's. The run happens once (module fixture `outcome`); each test checks one 
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -69,6 +70,11 @@ def epoch_ms(moment: datetime) -> int:
     return int(moment.replace(tzinfo=moment.tzinfo or UTC).timestamp() * 1000)
 
 
+def keys_of(values: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    """The history's key of each v2 record: (city, observation time in ms)."""
+    return {(value["city"], epoch_ms(parse_rfc3339(value["timestamp"]))) for value in values}
+
+
 def lake_rows(lake: Path) -> int:
     if not committed_files(table_dir(lake)):
         return 0
@@ -87,15 +93,19 @@ def runbook_answers(hosts: str) -> dict[str, list[Any]]:
         return {query: list(session.execute(query)) for query in RUNBOOK}
 
 
-def job_pid(job: ScriptService) -> int:
-    status = subprocess.run(
-        [job.script, "status"], env=job.env, capture_output=True, text=True, check=True
+def job_status(job: ScriptService) -> subprocess.CompletedProcess[str]:
+    """`analytics.sh status`: "analytics: running (PID n), lake L, log F", exit 0 while it runs."""
+    return subprocess.run(
+        [job.script, "status"], env=job.env, capture_output=True, text=True, check=False
     )
-    return int(status.stdout.split("(PID ")[1].split(")")[0])
 
 
-def job_running(job: ScriptService) -> bool:
-    return subprocess.run([job.script, "status"], env=job.env, check=False).returncode == 0
+def job_pid(job: ScriptService) -> int:
+    return int(job_status(job).stdout.split("(PID ")[1].split(")")[0])
+
+
+def job_log(job: ScriptService) -> str:
+    return Path(job_status(job).stdout.rsplit(", log ", 1)[1].strip()).read_text()
 
 
 def crash(pid: int) -> None:
@@ -144,38 +154,24 @@ def outcome(
         assert worker.stop(signal.SIGTERM) == 0, worker.tail()
         records = asyncio.run(read_all(kafka_broker, env.enriched_topic))
         valid = [record for record in records if record.value != MALFORMED]
-        expected_keys = {
-            (value["city"], epoch_ms(parse_rfc3339(value["timestamp"])))
-            for value in (orjson.loads(record.value) for record in valid)
-        }
+        values = [orjson.loads(record.value) for record in valid]
         wait_until(lambda: lake_rows(lake) >= len(valid), 90, "the lake to catch up")
-        wait_until(lambda: history_keys(cassandra.hosts) >= expected_keys, 90, "Cassandra")
+        wait_until(lambda: history_keys(cassandra.hosts) >= keys_of(values), 90, "Cassandra")
         yield Outcome(
             lake=lake,
             job_env=job_env,
-            valid_records=[orjson.loads(record.value) for record in valid],
+            valid_records=values,
             topic_positions={(record.partition, record.offset) for record in valid},
             history_keys=history_keys(cassandra.hosts),
             runbook=runbook_answers(cassandra.hosts),
             lake_rows_before_outage=before_outage,
             lake_rows_after_outage=after_outage,
-            logs="".join(path.read_text() for path in job_log_paths(job_env)),
-            job_alive_at_the_end=job_running(job),
+            logs=job_log(job),
+            job_alive_at_the_end=job_status(job).returncode == 0,
         )
     finally:
         worker.stop(signal.SIGTERM)
         job.down()
-
-
-def job_log_paths(job_env: dict[str, str]) -> list[Path]:
-    status = subprocess.run(
-        [str(REPO / "scripts" / "analytics.sh"), "status"],
-        env=job_env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return [Path(status.stdout.rsplit("log ", 1)[1].strip())]
 
 
 def test_the_lake_holds_every_v2_record_of_the_topic_exactly_once(outcome: Outcome):
@@ -194,15 +190,8 @@ def test_the_lake_ran_on_while_cassandra_was_down(outcome: Outcome):
     assert outcome.job_alive_at_the_end
 
 
-def expected_history(outcome: Outcome) -> set[tuple[str, int]]:
-    return {
-        (value["city"], epoch_ms(parse_rfc3339(value["timestamp"])))
-        for value in outcome.valid_records
-    }
-
-
 def test_cassandra_holds_every_distinct_city_and_timestamp(outcome: Outcome):
-    expected = expected_history(outcome)
+    expected = keys_of(outcome.valid_records)
     # Other tests of the session write the same table, at other times.
     first, last = min(key[1] for key in expected), max(key[1] for key in expected)
     assert {key for key in outcome.history_keys if first <= key[1] <= last} == expected
@@ -210,23 +199,24 @@ def test_cassandra_holds_every_distinct_city_and_timestamp(outcome: Outcome):
 
 def test_the_runbook_queries_answer_on_the_history_the_job_wrote(outcome: Outcome):
     [count] = outcome.runbook[COUNT_ROWS]
-    assert count.count >= len(expected_history(outcome))
+    assert count.count >= len(keys_of(outcome.valid_records))
     sample = outcome.runbook[SAMPLE_ROWS]
     assert len(sample) == 10
     assert sample[0]._fields == ("station_id", "city", "temperature", "timestamp")
     [described] = outcome.runbook[DESCRIBE_TABLE]
     assert "PRIMARY KEY (city, timestamp)" in described.create_statement
     assert "CLUSTERING ORDER BY (timestamp DESC)" in described.create_statement
-    london = sorted((key for key in expected_history(outcome) if key[0] == "London"), reverse=True)[
-        :10
-    ]
+    london = sorted(
+        (key for key in keys_of(outcome.valid_records) if key[0] == "London"), reverse=True
+    )[:10]
     latest = outcome.runbook[LATEST_ROWS]
     assert [(row.city, epoch_ms(row.timestamp)) for row in latest] == london
 
 
 def test_a_malformed_record_is_counted_and_logged_and_the_job_runs_on(outcome: Outcome):
-    assert "1 of " in outcome.logs
-    assert "are not valid v2 and were skipped" in outcome.logs
+    assert re.search(
+        r"lake: batch \d+: 1 of \d+ records are not valid v2 and were skipped", outcome.logs
+    )
     assert outcome.job_alive_at_the_end
 
 
