@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help venv tools run test bench lint typecheck unit integration kafka-up kafka-down cassandra-up cassandra-down stack-up stack-down clean
+.PHONY: help venv tools run test bench lint typecheck unit integration kafka-up kafka-down cassandra-up cassandra-down stack-up stack-down analytics-up analytics-down clean
 
 help:
 	@echo "make run         local Kafka + one worker with simulated weather + live view (Ctrl-C stops)"
@@ -13,6 +13,8 @@ help:
 	@echo "make kafka-down  stop it (all of them)"
 	@echo "make cassandra-up    start the local Cassandra node (CASSANDRA_PORT, default 9042); make cassandra-down"
 	@echo "make stack-up    Kafka + InfluxDB 2 + Telegraf (WITH_WORKER=1: + one worker); make stack-down"
+	@echo "make analytics-up    Cassandra + the Spark job: Kafka's weather_data_v2 into the Parquet lake and Cassandra"
+	@echo "make analytics-down  stop both (the Spark job first)"
 	@echo "make tools       build Telegraf, InfluxDB and the dashboard schema check (Go module proxy; cached, ~8 min once)"
 	@echo "make bench       benchmarks into BENCHMARKS.md (~16 min, 12 of them the city sizes)"
 
@@ -42,6 +44,15 @@ stack-down:
 
 kafka-up:
 	scripts/kafka.sh up
+
+# The analytics side (README "Analytics (Spark)"): reads Kafka, which must be up (make kafka-up).
+analytics-up: venv
+	scripts/cassandra.sh up
+	scripts/analytics.sh up
+
+analytics-down:
+	scripts/analytics.sh down
+	scripts/cassandra.sh down
 
 kafka-down:
 	scripts/kafka.sh down

@@ -1,1 +1,2 @@
-"""The analytics side of the Lambda architecture: the Parquet lake and the Cassandra history."""
+"""The analytics side on Spark: `weather_data_v2` into a Parquet lake and the Cassandra history
+(`python -m analytics.stream`), and daily figures from the lake (`python -m analytics.daily`)."""

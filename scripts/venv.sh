@@ -16,7 +16,7 @@ if [[ ! -x $venv/bin/python ]]; then
   echo "==> venv: creating $venv with $("$python" -V 2>&1)"
   "$python" -m venv "$venv"
 fi
-echo "==> venv: installing weather-speed-layer and its dev tools (pip, cached in ~/.cache/pip)"
+echo "==> venv: installing weather-speed-layer, its analytics side and dev tools (pip, cached in ~/.cache/pip)"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet --editable '.[dev,bench,analytics]' \
   || { echo "venv: pip install failed (see above)" >&2; exit 1; }

@@ -164,6 +164,19 @@ def _brokers(raw: str) -> str:
     return raw
 
 
+def host_port_list(hosts: str) -> list[str]:
+    """Each `host:port` of a comma-separated list (CASSANDRA_HOSTS)."""
+    return [address.strip() for address in hosts.split(",")]
+
+
+def _host_ports(raw: str) -> str:
+    for address in host_port_list(raw):
+        host, _, port = address.rpartition(":")
+        if not host or _has_space(host) or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(raw)
+    return raw
+
+
 def _url(raw: str) -> str:
     if not raw.startswith(("http://", "https://")):
         raise ValueError(raw)
@@ -179,6 +192,7 @@ INTEGER = Parser(int, "an integer")
 FLAG = Parser(_flag, "0 or 1")
 URL = Parser(_url, "an http(s) URL")
 BROKERS = Parser(_brokers, "host:port[,host:port...]")
+HOST_PORTS = Parser(_host_ports, "host:port[,host:port...]")
 TOPIC = word("a topic name")
 TEXT = Parser(str, "any text")
 OPTIONAL_TEXT: Parser[str | None] = Parser(str, "any text")
@@ -609,6 +623,45 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class AnalyticsSettings:
+    """The Spark analytics job (`settings.analytics`): the Parquet lake, the Cassandra history."""
+
+    lake_dir: str = setting(
+        Variable(
+            "ANALYTICS_LAKE_DIR",
+            word("a directory"),
+            "the Parquet lake of `python -m analytics.stream`; its Spark checkpoints live in "
+            "`<lake>/_spark/`, so a new lake starts from the topic's earliest offset",
+        ),
+        default="~/.cache/weather-speed-layer/lake",
+    )
+    cassandra_hosts: str = setting(
+        Variable(
+            "CASSANDRA_HOSTS",
+            HOST_PORTS,
+            "Cassandra contact points of the history table, `host:port[,host:port...]`",
+        ),
+        default="127.0.0.1:9042",
+    )
+    trigger_seconds: float = setting(
+        Variable(
+            "ANALYTICS_TRIGGER_INTERVAL",
+            seconds_in(0.5, 3600.0),
+            "seconds between the job's micro-batches: longer means fewer, bigger Parquet files",
+        ),
+        default=10.0,
+    )
+
+    @property
+    def lake_path(self) -> Path:
+        return Path(self.lake_dir).expanduser()
+
+    @property
+    def cassandra_contact_points(self) -> list[str]:
+        return host_port_list(self.cassandra_hosts)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting, in groups; `Settings()` holds the defaults."""
 
@@ -618,6 +671,7 @@ class Settings:
     open_meteo: OpenMeteoSettings = field(default_factory=OpenMeteoSettings)
     influxdb: InfluxDBSettings = field(default_factory=InfluxDBSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
 
     def __post_init__(self) -> None:
         if self.stream.source == VISUAL_CROSSING and not self.api.key:

@@ -25,6 +25,7 @@ SERVICES = {
     "worker-web",
     "telegraf",
     "grafana",
+    "analytics",
     "cassandra",
 }
 # Runs once and exits 0; the others run until stopped and have a healthcheck.

@@ -28,6 +28,10 @@ NOT_FOR_WORKERS = {
     "INFLUXDB_READ_TOKEN_FILE",
     "INFLUXDB_WRITE_TOKEN_FILE",
     "WEATHER_WEB_HOST",
+    # The analytics job's (service `analytics`).
+    "ANALYTICS_LAKE_DIR",
+    "CASSANDRA_HOSTS",
+    "ANALYTICS_TRIGGER_INTERVAL",
 }
 # Set by the compose file for the containers, whatever .env says.
 SET_BY_COMPOSE = {
@@ -176,3 +180,14 @@ def test_cassandra_starts_only_with_the_analytics_profile_on_loopback_with_a_nam
     [volume] = cassandra["volumes"]
     assert (volume["type"], volume["source"]) == ("volume", "cassandra-data")
     assert cassandra["healthcheck"]["test"][:2] == ["CMD", "cqlsh"]
+
+
+def test_the_analytics_job_runs_only_with_its_profile_on_kafka_and_cassandra_with_its_lake():
+    assert "analytics" not in compose_config(None)["services"]
+    config = compose_config(None, profiles=("analytics",))
+    service = config["services"]["analytics"]
+    env = environment(config, "analytics")
+    assert (env["KAFKA_BROKER"], env["CASSANDRA_HOSTS"]) == ("kafka:9092", "cassandra:9042")
+    mounts = [(volume["source"], volume["target"]) for volume in service["volumes"]]
+    assert ("analytics-lake", env["ANALYTICS_LAKE_DIR"]) in mounts
+    assert service["healthcheck"]["test"][-1].endswith("/_spark/lake/metadata")

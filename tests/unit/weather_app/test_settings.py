@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from faust.utils.urls import urllist
@@ -124,6 +125,11 @@ def test_values_are_stripped_and_an_empty_value_means_the_default():
             "expected at_least_once or exactly_once",
         ),
         ("WEATHER_RAW_TOPIC", "a b", "WEATHER_RAW_TOPIC='a b' is invalid: expected a topic name"),
+        (
+            "CASSANDRA_HOSTS",
+            "127.0.0.1",
+            "CASSANDRA_HOSTS='127.0.0.1' is invalid: expected host:port[,host:port...]",
+        ),
     ],
 )
 def test_a_bad_value_is_one_line_with_what_is_expected(name, value, line):
@@ -137,6 +143,17 @@ def test_each_default_written_as_in_env_example_reads_back_as_the_default(declar
     settings = Settings.from_env({declared.variable.name: declared.default_text})
     group = getattr(settings, declared.group_name)
     assert getattr(group, declared.field_name) == declared.default
+
+
+def test_the_analytics_settings_default_to_the_cache_and_a_local_cassandra():
+    analytics = Settings.from_env({}).analytics
+    assert analytics.lake_path == Path.home() / ".cache" / "weather-speed-layer" / "lake"
+    assert analytics.cassandra_contact_points == ["127.0.0.1:9042"]
+
+
+def test_cassandra_hosts_is_a_list_of_contact_points():
+    settings = Settings.from_env({"CASSANDRA_HOSTS": "10.0.0.1:9042, 10.0.0.2:19042"})
+    assert settings.analytics.cassandra_contact_points == ["10.0.0.1:9042", "10.0.0.2:19042"]
 
 
 def test_every_variable_is_declared_once():
