@@ -1,7 +1,10 @@
-"""Leader-only timer: fetch every city's current weather and publish it to the raw topic.
+"""Leader-only rounds: fetch every city's current weather and publish it to the raw topic.
 
 The first round starts as soon as the worker leads, then one every interval
-(weather_app.rules.schedule). `WEATHER_SOURCE=none` registers no timer at all.
+(weather_app.rules.schedule). A task of ours asks the schedule every tick rather than an
+`app.timer`: Faust's timer sleeps a whole interval before its first call, and mode warns "Timer
+... is overlapping" for each call that outlasts the timer's interval, which a round does when
+ticks are short. `WEATHER_SOURCE=none` starts no rounds at all.
 """
 
 import time
@@ -27,12 +30,13 @@ async def ingest_round() -> RoundResult:
 
 
 async def ingest_weather() -> None:
-    if schedule.start_if_due(time.monotonic()):
-        await ingest_round()
+    tick = tick_seconds(settings.fetch_interval_seconds)
+    while not app.should_stop:
+        if app.is_leader() and schedule.start_if_due(time.monotonic()):
+            await ingest_round()
+        await app.sleep(tick)
 
 
 if settings.weather_source != NO_SOURCE:
     app.add_dependency(fetcher)
-    app.timer(interval=tick_seconds(settings.fetch_interval_seconds), on_leader=True)(
-        ingest_weather
-    )
+    app.task(ingest_weather)

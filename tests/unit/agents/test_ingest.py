@@ -10,8 +10,10 @@ import pytest
 from aiokafka.errors import NotLeaderForPartitionError, RequestTimedOutError
 from prometheus_client import REGISTRY
 
-from agents.ingest import ingest_round
+import agents.ingest
+from agents.ingest import ingest_round, ingest_weather
 from weather_app.app import app, raw_topic, settings
+from weather_app.rules.schedule import RoundSchedule
 
 CITY_NAMES = [city.name for city in settings.stream.cities]
 
@@ -89,3 +91,44 @@ async def test_no_failed_delivery_is_left_unread(caplog):
     await publish_through(producer)
     gc.collect()
     assert "exception was never retrieved" not in caplog.text
+
+
+async def test_the_leader_starts_a_round_at_once_and_a_long_round_raises_no_timer_warning(caplog):
+    """Faust's timer would call first after a whole interval, and mode warns for each call that
+    outlasts the timer's interval; the ingest task does neither."""
+    started: list[float] = []
+
+    async def slow_round() -> None:
+        started.append(asyncio.get_running_loop().time())
+        await asyncio.sleep(1.5)  # longer than a tick
+
+    begin = asyncio.get_running_loop().time()
+    with (
+        patch.object(agents.ingest, "ingest_round", slow_round),
+        patch.object(agents.ingest, "schedule", RoundSchedule(interval=2.0)),
+        patch.object(app, "is_leader", return_value=True),
+        patch.object(app, "sleep", asyncio.sleep),
+        caplog.at_level(logging.INFO),
+        pytest.raises(TimeoutError),
+    ):
+        await asyncio.wait_for(ingest_weather(), timeout=4.5)
+    assert started[0] - begin < 0.5
+    assert 2 <= len(started) <= 3
+    assert [record for record in caplog.records if record.name.startswith("mode.timers")] == []
+
+
+async def test_a_worker_that_does_not_lead_starts_no_round():
+    started: list[int] = []
+
+    async def round_() -> None:
+        started.append(1)
+
+    with (
+        patch.object(agents.ingest, "ingest_round", round_),
+        patch.object(agents.ingest, "schedule", RoundSchedule(interval=2.0)),
+        patch.object(app, "is_leader", return_value=False),
+        patch.object(app, "sleep", asyncio.sleep),
+        pytest.raises(TimeoutError),
+    ):
+        await asyncio.wait_for(ingest_weather(), timeout=1.5)
+    assert started == []
