@@ -28,7 +28,11 @@ def ephemeral_range() -> range:
 
 
 def service_ports() -> range:
-    return range(LOWEST_SERVICE_PORT, ephemeral_range().start)
+    """Below the ephemeral range; where that range starts lower (some systems hand out 1024 and
+    up), the ports above it, where the kernel hands out nothing."""
+    ephemeral = ephemeral_range()
+    below = range(LOWEST_SERVICE_PORT, ephemeral.start)
+    return below if len(below) >= 1000 else range(ephemeral.stop, 65536)
 
 
 def _bindable(ports: range) -> bool:

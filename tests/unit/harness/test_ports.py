@@ -1,5 +1,7 @@
 import socket
+from unittest.mock import patch
 
+from tests.harness import ports
 from tests.harness.ports import ephemeral_range, free_port, free_port_run
 
 
@@ -23,3 +25,9 @@ def test_the_ephemeral_range_is_the_kernels() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         assert probe.getsockname()[1] in ephemeral_range()
+
+
+def test_where_the_ephemeral_range_starts_low_the_ports_come_from_above_it() -> None:
+    with patch.object(ports, "ephemeral_range", return_value=range(1024, 61000)):
+        assert ports.service_ports() == range(61000, 65536)
+        assert 61000 <= ports.free_port() < 65536
