@@ -4,6 +4,7 @@
     <ANALYTICS_LAKE_DIR>/weather_data/_spark_metadata/                          the sink's log
     <ANALYTICS_LAKE_DIR>/daily_weather/date=YYYY-MM-DD/part-*.parquet          analytics.daily
     <ANALYTICS_LAKE_DIR>/_spark/lake, _spark/cassandra                         the checkpoints
+    <ANALYTICS_LAKE_DIR>/_spark/heartbeat          touched every second while the lake query runs
 
 Spark reads `weather_data` through the sink's log, so it sees every committed batch exactly once.
 A batch killed while writing leaves files the log never names; a reader that globs the directory
@@ -35,6 +36,22 @@ def table_dir(lake: Path, table: str = LAKE_TABLE) -> Path:
 
 def checkpoint_dir(lake: Path, query: str) -> Path:
     return lake / CHECKPOINTS / query
+
+
+def heartbeat_file(lake: Path) -> Path:
+    """Touched by the streaming job every second while its lake query runs: a healthcheck
+    reads its age (the checkpoint files stay in the volume when the job is gone)."""
+    return lake / CHECKPOINTS / "heartbeat"
+
+
+def visible_files(table: Path) -> list[Path]:
+    """The Parquet files of a table written by a batch job, skipping what Spark's own reader
+    skips: paths with a part that starts with `_` or `.` (a killed job's `_temporary/`)."""
+    return sorted(
+        path
+        for path in table.rglob("*.parquet")
+        if not any(part.startswith(("_", ".")) for part in path.relative_to(table).parts)
+    )
 
 
 def _batch_id(log_file: Path) -> int | None:
@@ -76,8 +93,8 @@ def duckdb_connection(lake: Path) -> duckdb.DuckDBPyConnection:
         raise FileNotFoundError(f"{table_dir(lake)} holds no committed batch yet")
     connection.read_parquet(files, hive_partitioning=True).create_view(LAKE_TABLE)
     daily = table_dir(lake, DAILY_TABLE)
-    if daily.is_dir():
-        daily_files = f"{daily}/**/*.parquet"
+    daily_files = [str(path) for path in visible_files(daily)] if daily.is_dir() else []
+    if daily_files:
         connection.read_parquet(daily_files, hive_partitioning=True).create_view(DAILY_TABLE)
     return connection
 

@@ -8,7 +8,9 @@ Cassandra history, two Structured Streaming queries with their own checkpoints.
 
 If Cassandra is down, the `cassandra` query fails; the job logs it and starts that query again
 from its checkpoint after a backoff (2 s doubling to 10 s), while `lake` runs on. Its checkpoint
-only moves past a batch the connector wrote, so nothing is lost, whatever the outage's length.
+only moves past a batch the connector wrote, so nothing is lost while Kafka still holds the
+records (an outage longer than the topic's retention fails the query at each start on the lost
+offsets, failOnDataLoss, and the warning names them).
 Records that are not valid v2 are skipped by both queries; the `lake` query counts them (Spark's
 observed metric `v2_records`), and each batch that had some is logged as a warning line
 "... not valid v2 ...". The job stops with the `lake` query's error, or on SIGTERM/SIGINT.
@@ -32,7 +34,7 @@ from pyspark.sql.streaming.listener import StreamingQueryListener
 from pyspark.sql.streaming.query import StreamingQuery
 
 from analytics.history import KEYSPACE, TABLE, ensure_history_schema
-from analytics.lake import checkpoint_dir, table_dir
+from analytics.lake import checkpoint_dir, heartbeat_file, table_dir
 from analytics.schema import KAFKA_COLUMNS, PARTITION_COLUMNS, V2_FIELDS, is_valid_v2, parsed_record
 from analytics.session import STREAM_PACKAGES, spark_session
 from weather_app.errors import ConfigError
@@ -217,7 +219,10 @@ class HistorySupervisor:
                 return
             self._failed(str(self.query.exception() or "stopped"), now)
             self.query = None
-            self.forget_sessions()
+            try:
+                self.forget_sessions()
+            except Exception as error:  # the lake query must not stop for this
+                log.warning("could not close the connector's sessions (%s)", cause(str(error)))
         if now < self.next_start:
             return
         try:
@@ -272,8 +277,10 @@ def run(settings: Settings) -> None:
         table_dir(settings.analytics.lake_path),
         settings.analytics.cassandra_hosts,
     )
+    heartbeat = heartbeat_file(settings.analytics.lake_path)
     try:
         while not stopping and lake.isActive:
+            heartbeat.touch()
             history.tend()
             time.sleep(1)
         if not stopping:

@@ -1,7 +1,7 @@
 import json
 from pathlib import Path
 
-from analytics.lake import committed_files
+from analytics.lake import committed_files, visible_files
 
 
 def write_batch(log_dir: Path, name: str, files: list[str]) -> None:
@@ -41,3 +41,16 @@ def test_partition_directories_are_unquoted_from_the_logged_uri(tmp_path):
 
 def test_a_lake_without_a_batch_has_no_committed_file(tmp_path):
     assert committed_files(tmp_path / "weather_data") == []
+
+
+def test_a_batch_jobs_table_shows_what_sparks_reader_would_not_skip(tmp_path: Path):
+    table = tmp_path / "daily_weather"
+    kept = table / "date=2026-11-30" / "part-00000.parquet"
+    skipped = [
+        table / "_temporary" / "0" / "date=2026-11-30" / "part-00001.parquet",
+        table / "date=2026-11-30" / ".part-00000.parquet.crc.parquet",
+    ]
+    for path in [kept, *skipped]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    assert visible_files(table) == [kept]

@@ -82,3 +82,20 @@ def test_the_cause_of_a_java_error_is_its_innermost_exception_line():
     )
     assert cause(error) == "java.lang.IllegalStateException: Control channel not available"
     assert cause("") == "no reason given"
+
+
+def test_sessions_that_cannot_be_closed_leave_the_job_running(caplog):
+    clock = Clock()
+    failing = FakeQuery()
+    history = supervisor(clock, [failing, FakeQuery()], [])
+
+    def refuse() -> None:
+        raise RuntimeError("py4j.protocol.Py4JError: gateway gone")
+
+    history.forget_sessions = refuse
+    history.tend()
+    failing.isActive, failing.error = False, "java.io.IOException: node down"
+    history.tend()
+    assert history.query is None
+    assert history.failures == 1
+    assert "could not close the connector's sessions" in caplog.text

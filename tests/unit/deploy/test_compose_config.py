@@ -190,4 +190,5 @@ def test_the_analytics_job_runs_only_with_its_profile_on_kafka_and_cassandra_wit
     assert (env["KAFKA_BROKER"], env["CASSANDRA_HOSTS"]) == ("kafka:9092", "cassandra:9042")
     mounts = [(volume["source"], volume["target"]) for volume in service["volumes"]]
     assert ("analytics-lake", env["ANALYTICS_LAKE_DIR"]) in mounts
-    assert service["healthcheck"]["test"][-1].endswith("/_spark/lake/metadata")
+    heartbeat_age = "find /var/lib/weather/lake/_spark/heartbeat -mmin -1"
+    assert heartbeat_age in service["healthcheck"]["test"][-1]
