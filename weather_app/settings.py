@@ -51,10 +51,12 @@ FAUST_STREAM_OPTIONS: Mapping[str, Any] = MappingProxyType(
 @dataclass(frozen=True)
 class Parser(Generic[T]):
     """Turns a variable's value (stripped, never empty) into a setting: `parse` raises ValueError
-    for a value it refuses, and the error line then says `expected`."""
+    for a value it refuses, and the error line then says `expected` and shows the value as
+    `shown` writes it."""
 
     parse: Callable[[str], T]
     expected: str
+    shown: Callable[[str], str] = repr
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class Variable(Generic[T]):
         try:
             return self.parser.parse(raw)
         except ValueError:
-            value = "" if self.secret else f"={raw!r}"
+            value = "" if self.secret else f"={self.parser.shown(raw)}"
             raise ConfigError(
                 f"{self.name}{value} is invalid: expected {self.parser.expected}"
             ) from None
@@ -183,6 +185,20 @@ def _url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _url_without_credentials(raw: str) -> str:
+    """A refused URL as an error line may show it: what could be a key (user info, the query, a
+    fragment) masked, as a commercial endpoint takes its key in the query."""
+    scheme, separator, rest = raw.partition("://")
+    if not separator:
+        scheme, rest = "", raw
+    address = rest.split("?", 1)[0].split("#", 1)[0]
+    masked = "?***" if len(address) < len(rest) else ""
+    location, slash, path = address.partition("/")
+    if "@" in location:
+        location = "***@" + location.rpartition("@")[2]
+    return repr(f"{scheme}{separator}{location}{slash}{path}{masked}")
+
+
 def _cities_file(raw: str) -> tuple[City, ...]:
     return load_cities_file(Path(raw))
 
@@ -190,7 +206,7 @@ def _cities_file(raw: str) -> tuple[City, ...]:
 SECONDS = Parser(_positive_float, "seconds > 0")
 INTEGER = Parser(int, "an integer")
 FLAG = Parser(_flag, "0 or 1")
-URL = Parser(_url, "an http(s) URL")
+URL = Parser(_url, "an http(s) URL", _url_without_credentials)
 BROKERS = Parser(_brokers, "host:port[,host:port...]")
 HOST_PORTS = Parser(_host_ports, "host:port[,host:port...]")
 TOPIC = word("a topic name")

@@ -374,3 +374,21 @@ def test_a_city_turns_stale_after_two_intervals_plus_the_spacing_of_open_meteo_s
     assert open_meteo.stale_after_seconds == 2 * 87 + 900
     # Fetched every 87 s, the newest observation is stamped up to 15 minutes back: not stale.
     assert open_meteo.stale_after_seconds > 15 * 60 + 87
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        (
+            "ftp://customer-api.example/v1/forecast?apikey=s3cret",
+            "'ftp://customer-api.example/v1/forecast?***'",
+        ),
+        ("htps://user:s3cret@example:8080/v1#s3cret", "'htps://***@example:8080/v1?***'"),
+        ("example/v1?apikey=s3cret", "'example/v1?***'"),
+    ],
+)
+def test_a_refused_url_is_named_without_what_could_be_a_key(raw, shown):
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"OPEN_METEO_URL": raw})
+    assert str(refused.value) == f"OPEN_METEO_URL={shown} is invalid: expected an http(s) URL"
+    assert "s3cret" not in str(refused.value)
