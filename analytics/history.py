@@ -27,11 +27,12 @@ PROTOCOL_VERSION = 5
 KEYSPACE = "spark_streams"
 TABLE = "weather_data"
 
+# Templates on {keyspace}: the job's is KEYSPACE; a test builds the schema in one of its own.
 CREATE_KEYSPACE = (
-    "CREATE KEYSPACE IF NOT EXISTS spark_streams"
-    " WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"
+    "CREATE KEYSPACE IF NOT EXISTS {keyspace}"
+    " WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
 )
-CREATE_TABLE = """CREATE TABLE IF NOT EXISTS spark_streams.weather_data (
+CREATE_TABLE = """CREATE TABLE IF NOT EXISTS {keyspace}.weather_data (
   city text, timestamp timestamp, station_id text, country text,
   temperature double, humidity double, wind_speed double, precipitation double,
   next_hour_temp double, next_hour_precip double, is_rain int, is_storm int, data_origin text,
@@ -119,8 +120,10 @@ def connected(hosts: list[str], wait_seconds: float = 60) -> Iterator[Session]:
         cluster.shutdown()
 
 
-def ensure_history_schema(hosts: list[str], wait_seconds: float = 60) -> None:
+def ensure_history_schema(
+    hosts: list[str], wait_seconds: float = 60, keyspace: str = KEYSPACE
+) -> None:
     """Create the keyspace and the history table unless they exist (running it again is a no-op)."""
     with connected(hosts, wait_seconds) as session:
-        session.execute(CREATE_KEYSPACE)
-        session.execute(CREATE_TABLE)
+        session.execute(CREATE_KEYSPACE.format(keyspace=keyspace))
+        session.execute(CREATE_TABLE.format(keyspace=keyspace))

@@ -52,21 +52,24 @@ def rows_of(session: Session, city: str) -> list[tuple[datetime, float]]:
 
 
 def test_the_schema_is_created_when_missing_and_ensuring_it_again_changes_nothing(
-    tmp_path: Path,
+    cassandra: CassandraNode,
 ):
-    # A node of its own: the session's may hold other tests' history, which must stay.
-    with CassandraNode(tmp_path / "cassandra") as fresh, connected([fresh.hosts]) as session:
+    # A keyspace of its own on the session's node, whose spark_streams other tests fill.
+    keyspace = unique_name("schema").replace("-", "_")
+    with connected([cassandra.hosts]) as session:
         keyspaces = session.execute("SELECT keyspace_name FROM system_schema.keyspaces")
-        assert "spark_streams" not in {row.keyspace_name for row in keyspaces}
-        ensure_history_schema([fresh.hosts])
-        ensure_history_schema([fresh.hosts])
+        assert keyspace not in {row.keyspace_name for row in keyspaces}
+        ensure_history_schema([cassandra.hosts], keyspace=keyspace)
+        ensure_history_schema([cassandra.hosts], keyspace=keyspace)
         columns = {
             row.column_name: (row.kind, row.type, row.clustering_order)
             for row in session.execute(
                 "SELECT column_name, kind, type, clustering_order FROM system_schema.columns"
-                " WHERE keyspace_name = 'spark_streams' AND table_name = 'weather_data'"
+                " WHERE keyspace_name = %s AND table_name = 'weather_data'",
+                (keyspace,),
             )
         }
+        session.execute(f"DROP KEYSPACE {keyspace}")
     assert columns.pop("city") == ("partition_key", "text", "none")
     assert columns.pop("timestamp") == ("clustering", "timestamp", "desc")
     assert columns == {
