@@ -12,7 +12,8 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
 
 from models.codec import encode_key
-from tests.harness.kafka import read_topic
+from tests.harness.kafka import produce, read_topic
+from tests.harness.processes import Process, ScriptService, faust
 from tests.integration.support import AppEnv, Worker, run_command, wait_until
 from weather_app.rules.timestamps import format_rfc3339
 from weather_app.sources.cities import DEFAULT_CITIES
@@ -233,3 +234,38 @@ async def create_topic(broker: str, name: str, configs: dict[str, str]) -> None:
         await admin.create_topics([NewTopic(name, 6, 1, topic_configs=configs)])
     finally:
         await admin.close()
+
+
+def test_replay_stops_with_one_line_when_the_broker_goes_away_mid_replay(
+    app_env: AppEnv, kafka_service: ScriptService
+):
+    # Enough readings that the replay still runs when the broker is gone (about 15 s of work).
+    app_env.extra["KAFKA_SESSION_TIMEOUT"] = "6"
+    assert run_command(app_env, "create-topics").returncode == 0
+    observed = datetime.now(UTC) - timedelta(hours=1)
+    values = (
+        (encode_key(city), orjson.dumps(reading(city, observed + timedelta(seconds=second))))
+        for second in range(20_000)
+        for city in CITIES
+    )
+    asyncio.run(produce(app_env.broker, app_env.raw_topic, values))
+    replay = Process(
+        faust("replay", "--from", "0"),
+        app_env.workdir / "replay.log",
+        app_env.variables(),
+        app_env.workdir,
+    )
+    try:
+        wait_until(lambda: "re-published" in replay.log(), 60, "the replay's first progress line")
+        kafka_service.down()
+        wait_until(lambda: not replay.alive(), 120, "the replay to give up on the lost broker")
+        exit_code = replay.stop()
+    finally:
+        replay.stop()
+        kafka_service.up()
+    log = replay.log()
+    assert exit_code == 1, log[-3000:]
+    assert "Traceback" not in log
+    [line] = [line for line in log.splitlines() if "replay stopped: nothing from" in line]
+    assert "the broker for 6s (KAFKA_SESSION_TIMEOUT)" in line
+    assert "replaying the same window again is safe" in line

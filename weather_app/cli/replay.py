@@ -184,7 +184,8 @@ async def replay_partitions(
     window: Window,
     progress: Callable[[ReplayReport], None],
 ) -> ReplayReport:
-    """`replay` with its consumer and producer started."""
+    """`replay` with its consumer and producer started; BrokerUnavailable when the broker stays
+    silent for KAFKA_SESSION_TIMEOUT."""
     report = ReplayReport()
     deliveries = Deliveries(producer, settings.stream.enriched_topic, report)
     headers = EnrichedHeaders(settings.stale_after_seconds)
@@ -210,39 +211,67 @@ async def replay_partitions(
         settings.stream.accept_unknown_cities,
         settings.stream.max_cities,
     )
-    while pending:
-        batches = await consumer.getmany(*pending, timeout_ms=1000)
-        for partition, records in batches.items():
-            for record in records:
-                if record.offset >= stops[partition]:
-                    break
-                in_window = record.offset >= starts[partition]
-                try:
-                    reading = decode_raw(record.value, _record_time(record))
-                except InvalidReading:
-                    report.invalid += in_window
-                    continue
-                city = reading.city
-                if record.key != encode_key(city):
-                    # Live, it was published again under its city's key; that copy is replayed.
-                    continue
-                if not admission.tracks(city):
-                    report.invalid += in_window  # live: dead-lettered as unknown_city
-                    continue
-                enriched, samples[city] = process_reading(
-                    reading, samples.get(city, []), settings.stream.history_size
-                )
-                if in_window and (not window.cities or city in window.cities):
-                    await deliveries.send(
-                        encode_key(city), encode_record(enriched), headers.of(reading)
-                    )
-                else:
-                    report.warmed += 1
-        # The position passes transaction markers and deleted records, which no record shows.
-        for partition in list(pending):
-            if await consumer.position(partition) >= stops[partition]:
-                pending.discard(partition)
-        deliveries.count_answered()
-        progress(report)
+
+    async def replay_record(record: ConsumerRecord[bytes, bytes], in_window: bool) -> bool:
+        """Enrich one raw record again (rebuilding its city's history); whether it was sent."""
+        try:
+            reading = decode_raw(record.value, _record_time(record))
+        except InvalidReading:
+            report.invalid += in_window
+            return False
+        city = reading.city
+        if record.key != encode_key(city):
+            # Live, it was published again under its city's key; that copy is replayed.
+            return False
+        if not admission.tracks(city):
+            report.invalid += in_window  # live: dead-lettered as unknown_city
+            return False
+        enriched, samples[city] = process_reading(
+            reading, samples.get(city, []), settings.stream.history_size
+        )
+        if not in_window or (window.cities and city not in window.cities):
+            report.warmed += 1
+            return False
+        await deliveries.send(encode_key(city), encode_record(enriched), headers.of(reading))
+        return True
+
+    # A broker lost mid-replay leaves fetches empty and sends waiting for room, for ever: after
+    # KAFKA_SESSION_TIMEOUT without a fetched record, a moved position or a send taken, it stops.
+    stall_seconds = settings.kafka.session_timeout_seconds
+    positions: dict[TopicPartition, int] = {}
+    try:
+        async with asyncio.timeout(stall_seconds) as silence:
+
+            def heard() -> None:
+                silence.reschedule(asyncio.get_running_loop().time() + stall_seconds)
+
+            while pending:
+                batches = await consumer.getmany(*pending, timeout_ms=1000)
+                if batches:
+                    heard()
+                for partition, records in batches.items():
+                    for record in records:
+                        if record.offset >= stops[partition]:
+                            break
+                        if await replay_record(record, record.offset >= starts[partition]):
+                            heard()
+                # The position passes transaction markers and deleted records, which no record
+                # shows.
+                for partition in list(pending):
+                    position = await consumer.position(partition)
+                    if position != positions.get(partition):
+                        positions[partition] = position
+                        heard()
+                    if position >= stops[partition]:
+                        pending.discard(partition)
+                deliveries.count_answered()
+                progress(report)
+    except TimeoutError:
+        raise BrokerUnavailable(
+            f"replay stopped: nothing from the broker for {stall_seconds:g}s "
+            f"(KAFKA_SESSION_TIMEOUT), {len(pending)} of {len(partitions)} partitions not read "
+            f"to their end; {report.delivered} readings re-published before; replaying the same "
+            "window again is safe"
+        ) from None
     await deliveries.settle()
     return report

@@ -14,9 +14,10 @@ from aiokafka.errors import KafkaError
 
 from models.codec import encode_key
 from weather_app.cli.replay import Bound, ReplayReport, Window, replay_partitions
+from weather_app.errors import BrokerUnavailable
 from weather_app.rules.headers import STALE_AFTER_SECONDS, WIND_DIR
 from weather_app.rules.timestamps import format_rfc3339
-from weather_app.settings import Settings, StreamSettings
+from weather_app.settings import KafkaSettings, Settings, StreamSettings
 
 SETTINGS = Settings(stream=StreamSettings(history_size=4))
 TOPIC = SETTINGS.stream.raw_topic
@@ -256,3 +257,56 @@ async def test_replayed_records_carry_the_live_agents_headers():
         [(STALE_AFTER_SECONDS, stale_after)],
         [(STALE_AFTER_SECONDS, stale_after), (WIND_DIR, b"202.5")],
     ]
+
+
+# The session timeout's floor is 6 s from the environment; built directly, a test can take less.
+QUICK_TO_GIVE_UP = Settings(
+    stream=StreamSettings(history_size=4), kafka=KafkaSettings(session_timeout_seconds=0.5)
+)
+
+
+class SilentConsumer(FakeConsumer):
+    """A broker gone mid-replay: every fetch comes back empty and no position moves."""
+
+    async def getmany(self, *partitions, timeout_ms):
+        await asyncio.sleep(timeout_ms / 1000)
+        return {}
+
+
+class StuckProducer(FakeProducer):
+    """A broker gone with the producer's buffer full: a send waits for room for ever."""
+
+    async def send(self, topic, key, value, headers):
+        await asyncio.Event().wait()
+
+
+async def stopped_line(consumer: FakeConsumer, producer: FakeProducer) -> str:
+    with pytest.raises(BrokerUnavailable) as stopped:
+        await asyncio.wait_for(
+            replay_partitions(
+                consumer,
+                producer,
+                sorted(consumer.logs),
+                QUICK_TO_GIVE_UP,
+                Window(FROM_OFFSET_0, None),
+                lambda report: None,
+            ),
+            timeout=5,
+        )
+    return str(stopped.value)
+
+
+async def test_fetches_that_stay_empty_stop_the_replay_with_one_line():
+    line = await stopped_line(
+        SilentConsumer({partition(0): minutes_log(range(10))}), FakeProducer()
+    )
+    assert line == (
+        "replay stopped: nothing from the broker for 0.5s (KAFKA_SESSION_TIMEOUT), 1 of 1 "
+        "partitions not read to their end; 0 readings re-published before; replaying the same "
+        "window again is safe"
+    )
+
+
+async def test_a_send_that_waits_for_ever_stops_the_replay_too():
+    line = await stopped_line(FakeConsumer({partition(0): minutes_log(range(10))}), StuckProducer())
+    assert line.startswith("replay stopped: nothing from the broker for 0.5s")
