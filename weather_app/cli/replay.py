@@ -108,6 +108,15 @@ class Deliveries:
                 self._report.delivered += 1
         self._in_flight = waiting
 
+    def abandon(self) -> int:
+        """Stop waiting for the answers still due (the broker is gone; each may or may not have
+        been written): their errors are taken when they come, not logged as never retrieved.
+        How many there were."""
+        self.count_answered()
+        for delivery in self._in_flight:
+            delivery.add_done_callback(_take_outcome)
+        return len(self._in_flight)
+
     async def settle(self) -> None:
         """Wait for the broker's answer to every record sent, and count them."""
         await self._producer.flush()
@@ -119,6 +128,11 @@ class Deliveries:
         self._report.failed += 1
         if not self._report.first_error:
             self._report.first_error = f"{type(error).__name__}: {error}"
+
+
+def _take_outcome(delivery: asyncio.Future[Any]) -> None:
+    if not delivery.cancelled():
+        delivery.exception()
 
 
 def _record_time(record: ConsumerRecord[bytes, bytes]) -> datetime:
@@ -267,11 +281,12 @@ async def replay_partitions(
                 deliveries.count_answered()
                 progress(report)
     except TimeoutError:
+        unanswered = deliveries.abandon()
         raise BrokerUnavailable(
             f"replay stopped: nothing from the broker for {stall_seconds:g}s "
             f"(KAFKA_SESSION_TIMEOUT), {len(pending)} of {len(partitions)} partitions not read "
-            f"to their end; {report.delivered} readings re-published before; replaying the same "
-            "window again is safe"
+            f"to their end; {report.delivered} readings re-published, {unanswered} unanswered; "
+            "replaying the same window again is safe"
         ) from None
     await deliveries.settle()
     return report

@@ -3,6 +3,7 @@ it ends. The fake consumer fetches like aiokafka: a fetch may cover offsets that
 (transaction markers, deleted records) and its position moves past them anyway."""
 
 import asyncio
+import gc
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -302,11 +303,36 @@ async def test_fetches_that_stay_empty_stop_the_replay_with_one_line():
     )
     assert line == (
         "replay stopped: nothing from the broker for 0.5s (KAFKA_SESSION_TIMEOUT), 1 of 1 "
-        "partitions not read to their end; 0 readings re-published before; replaying the same "
-        "window again is safe"
+        "partitions not read to their end; 0 readings re-published, 0 unanswered; replaying "
+        "the same window again is safe"
     )
 
 
 async def test_a_send_that_waits_for_ever_stops_the_replay_too():
     line = await stopped_line(FakeConsumer({partition(0): minutes_log(range(10))}), StuckProducer())
     assert line.startswith("replay stopped: nothing from the broker for 0.5s")
+
+
+class GoneAfterOneFetch(FakeConsumer):
+    """The broker answers one fetch, then is gone."""
+
+    fetched: bool = False
+
+    async def getmany(self, *partitions, timeout_ms):
+        if self.fetched:
+            await asyncio.sleep(timeout_ms / 1000)
+            return {}
+        self.fetched = True
+        return await super().getmany(*partitions, timeout_ms=timeout_ms)
+
+
+async def test_sends_left_unanswered_are_counted_and_their_errors_never_logged(caplog):
+    producer = FakeProducer()
+    line = await stopped_line(GoneAfterOneFetch({partition(0): minutes_log(range(10))}), producer)
+    assert "0 readings re-published, 3 unanswered" in line
+    for _, answer in producer._unanswered:
+        answer.set_exception(KafkaError("LeaderNotAvailable"))
+    producer._unanswered.clear()
+    await asyncio.sleep(0)
+    gc.collect()
+    assert "never retrieved" not in caplog.text
