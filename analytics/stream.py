@@ -54,6 +54,10 @@ FIRST_RETRY_SECONDS, LONGEST_RETRY_SECONDS = 2.0, 10.0
 def kafka_source(spark: SparkSession, settings: Settings) -> DataFrame:
     """The topic from its earliest offset (for a new checkpoint; afterwards from the checkpoint).
 
+    Subscribed by a pattern that matches its name only: the job may start before any worker has
+    created the topic (`subscribe` fails the query with UnknownTopicOrPartitionException), and
+    Spark reads partitions it discovers later from their earliest offset.
+
     failOnDataLoss stays true: records the topic dropped (retention) or lost (recreated) before
     the job read them stop the job with Spark's message naming the offsets, instead of leaving a
     silent gap in a lake that promises all of the topic. read_committed: under
@@ -62,7 +66,7 @@ def kafka_source(spark: SparkSession, settings: Settings) -> DataFrame:
     return (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.kafka.bootstrap_servers)
-        .option("subscribe", settings.stream.enriched_topic)
+        .option("subscribePattern", f"^{re.escape(settings.stream.enriched_topic)}$")
         .option("startingOffsets", "earliest")
         .option("failOnDataLoss", "true")
         .option("kafka.isolation.level", "read_committed")

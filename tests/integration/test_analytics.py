@@ -149,12 +149,13 @@ def outcome(
         "CASSANDRA_HOSTS": cassandra.hosts,
     }
     job = ScriptService("analytics.sh", job_env)
+    # The job first, before any worker has created the topic: it picks the topic up when it comes.
+    job.up()
     worker = Worker(env)
     try:
         read_topic(kafka_broker, env.enriched_topic, until=bool, timeout=60)
         publish(kafka_broker, env.enriched_topic, [(b'"Nowhere"', MALFORMED)])
-        job.up()
-        wait_until(lambda: history_keys(cassandra.hosts), 60, "rows in Cassandra")
+        wait_until(lambda: history_keys(cassandra.hosts), 90, "rows in Cassandra")
         crash(job_pid(job))
         job.up()
         before_outage = lake_rows(lake)
