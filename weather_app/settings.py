@@ -158,11 +158,14 @@ def broker_addresses(brokers: str) -> list[str]:
     return [address.removeprefix("kafka://") for address in brokers.replace(";", ",").split(",")]
 
 
+def _is_host_port(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    return bool(host) and not _has_space(address) and port.isdigit() and 0 < int(port) < 65536
+
+
 def _brokers(raw: str) -> str:
-    for address in broker_addresses(raw):
-        host, _, port = address.rpartition(":")
-        if not host or _has_space(address) or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(raw)
+    if not all(_is_host_port(address) for address in broker_addresses(raw)):
+        raise ValueError(raw)
     return raw
 
 
@@ -172,10 +175,8 @@ def host_port_list(hosts: str) -> list[str]:
 
 
 def _host_ports(raw: str) -> str:
-    for address in host_port_list(raw):
-        host, _, port = address.rpartition(":")
-        if not host or _has_space(host) or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(raw)
+    if not all(_is_host_port(address) for address in host_port_list(raw)):
+        raise ValueError(raw)
     return raw
 
 
