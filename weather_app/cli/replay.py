@@ -15,11 +15,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from models import Sample
 from models.codec import encode_key, encode_record
 from weather_app.errors import BrokerUnavailable
+from weather_app.faust_internals.producer import fail_unwritten
 from weather_app.rules.admission import CityAdmission
 from weather_app.rules.batch import process_reading
 from weather_app.rules.headers import EnrichedHeaders, Headers
@@ -185,6 +186,10 @@ async def replay(
     await producer.start()
     try:
         return await replay_partitions(consumer, producer, partitions, settings, window, progress)
+    except BrokerUnavailable:
+        # Its sends were counted unanswered; the producer would otherwise wait for them for ever.
+        fail_unwritten(producer, KafkaTimeoutError("the replay gave up on the broker"))
+        raise
     finally:
         await producer.stop()
         await consumer.stop()

@@ -5,7 +5,8 @@ driver), read in that version's source: the transport's fetch and seek handling 
 loop (`transport`), fetched messages handed to the streams' queues (`delivery`), an agent's
 events a batch at a time (`batches`), the Prometheus sensor (`sensors`), the transactions of
 exactly_once (`transactions`), the tables' changelog writes, recovery and RocksDB store
-(`tables`), the leader election topic (`leader`). Another version may change any of them, so
+(`tables`), the leader election topic (`leader`), an aiokafka producer's unwritten records
+(`producer`). Another version may change any of them, so
 importing this package checks the installed version first.
 """
 
