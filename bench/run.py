@@ -49,10 +49,10 @@ from bench.measure import (
 )
 from bench.profiling import SpyProfile, profile_pure_loop, py_spy, record_worker
 from bench.workload import Enricher, readings
-from tests.harness.kafka import KafkaBroker, create_topics, produce, recorded_pid
+from tests.harness.kafka import KafkaBroker, create_topics, produce
 from tests.harness.paths import REPO
 from tests.harness.ports import free_port
-from tests.harness.processes import Process, faust
+from tests.harness.processes import Process, faust, recorded_pid
 from tests.harness.waiting import poll_until
 
 TARGETS = {
@@ -217,7 +217,9 @@ class Bench:
         self.raw_topic = f"bench-{self.run_id}-raw"
         self.broker = options.broker or ""
         # Known when kafka.sh started the broker on this machine (ours, or --broker's).
-        self.broker_pid = recorded_pid(int(self.broker.rsplit(":", 1)[1])) if self.broker else None
+        self.broker_pid = (
+            recorded_pid("kafka", int(self.broker.rsplit(":", 1)[1])) if self.broker else None
+        )
         self.processes: list[Process] = []
         self.values: list[bytes] = []
         self.expected: set[bytes] = set()

@@ -11,8 +11,6 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-cache=${WSL_CACHE:-$HOME/.cache/weather-speed-layer}
 run_dir="$cache/run"
 python="$here/.venv/bin/python"
 start_timeout=${ANALYTICS_START_TIMEOUT:-180}

@@ -14,8 +14,6 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-cache=${WSL_CACHE:-$HOME/.cache/weather-speed-layer}
 cassandra_version=$(sed -n 's:.*<cassandra.version>\(.*\)</cassandra.version>.*:\1:p' "$here/cassandra/pom.xml")
 lib_dir="$cache/cassandra-$cassandra_version/lib"
 port=${CASSANDRA_PORT:-9042}
@@ -54,8 +52,6 @@ live_pid() {
   done
   grep -qx "native_transport_port: $port" "$config" 2>/dev/null && echo "$pid"
 }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # cql_answers: the native port answers a CQL OPTIONS request (protocol v4) with SUPPORTED, i.e.
 # the first five bytes of the reply are 0x84 (a v4 response), flags, stream 0 and opcode 0x06.
@@ -111,9 +107,6 @@ jvm_flags=(
   -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1
   -Xss256k -Djava.net.preferIPv4Stack=true -XX:+ExitOnOutOfMemoryError
 )
-
-# The first exception the node's log names (a fatal start-up logs its cause), cut to one line.
-exit_reason() { grep -m1 -E '^[a-zA-Z0-9_.$]+(Exception|Error): ' "$1" 2>/dev/null | cut -c1-300; }
 
 stop_node() {
   local pid

@@ -25,9 +25,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
-CACHE="${WSL_CACHE:-$HOME/.cache/weather-speed-layer}"
-INFLUXD="${INFLUXD_BIN:-$CACHE/bin/influxd}"
-RUN_DIR="$CACHE/run"
+INFLUXD="${INFLUXD_BIN:-$cache/bin/influxd}"
+RUN_DIR="$cache/run"
 PORT="${INFLUXDB_PORT:-8086}"
 # One instance per port: its own pid file, log and (by default) data.
 PID_FILE="$RUN_DIR/influxdb-$PORT.pid"

@@ -21,10 +21,9 @@ NATS_REPLACE_OLD="github.com/nats-io/nats-streaming-server@v0.11.2"
 NATS_REPLACE_NEW="github.com/influxdata/nats-streaming-server@v0.11.3-0.20201112040610-c277f7560803"
 BUILD_TAGS="sqlite_foreign_keys,sqlite_json"
 
-CACHE="${WSL_CACHE:-$HOME/.cache/weather-speed-layer}"
-BIN_DIR="$CACHE/bin"
+BIN_DIR="$cache/bin"
 INFLUXD_BIN="$BIN_DIR/influxd"
-WORK="$CACHE/build/influxdb-$INFLUXDB_VERSION"
+WORK="$cache/build/influxdb-$INFLUXDB_VERSION"
 WRAPPER="$WORK/wrapper"
 FLUX_COPY="$WORK/flux-$FLUX_VERSION"
 LIBFLUX_DIR="$WORK/libflux"
@@ -48,8 +47,8 @@ go_ver="$(go env GOVERSION 2>/dev/null | sed 's/^go//')"
 
 JOBS="${INFLUXDB_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
-use_go_caches "$CACHE"
-export CARGO_HOME="$CACHE/cargo"
+use_go_caches "$cache"
+export CARGO_HOME="$cache/cargo"
 export CARGO_TARGET_DIR="$WORK/cargo-target"
 unset PKG_CONFIG RUSTUP_TOOLCHAIN
 mkdir -p "$BIN_DIR" "$WORK" "$CARGO_HOME"

@@ -11,8 +11,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CACHE="${WSL_CACHE:-$HOME/.cache/weather-speed-layer}"
-BIN_DIR="$CACHE/bin"
+BIN_DIR="$cache/bin"
 CHECKER_BIN="$BIN_DIR/grafana-schema-check"
 
 die() { echo "install-schema-check: $*" >&2; exit 1; }
@@ -21,7 +20,7 @@ say() { echo "==> $*"; }
 command -v go >/dev/null 2>&1 || die "'go' not found: install Go >= 1.21 (https://go.dev/doc/install) and put it on PATH"
 
 # The same caches as scripts/install-telegraf.sh, never in the repo.
-use_go_caches "$CACHE"
+use_go_caches "$cache"
 export CGO_ENABLED=0
 mkdir -p "$BIN_DIR"
 

@@ -12,8 +12,7 @@ source "$(dirname "$0")/lib.sh"
 TELEGRAF_VERSION="v1.37.2"
 TELEGRAF_TAGS="custom,inputs.kafka_consumer,parsers.json_v2,processors.converter,outputs.influxdb_v2,outputs.file,outputs.health"
 
-CACHE="${WSL_CACHE:-$HOME/.cache/weather-speed-layer}"
-BIN_DIR="$CACHE/bin"
+BIN_DIR="$cache/bin"
 TELEGRAF_BIN="$BIN_DIR/telegraf"
 
 die() { echo "install-telegraf: $*" >&2; exit 1; }
@@ -42,8 +41,8 @@ go_ver="$(go env GOVERSION 2>/dev/null | sed 's/^go//')"
     || die "Go $go_ver is too old for telegraf $TELEGRAF_VERSION: install Go >= $GO_MIN (https://go.dev/doc/install)"
 
 # Everything intermediate lives under the cache dir, never in the repo.
-use_go_caches "$CACHE"
-export GOBIN="$CACHE/go/bin"
+use_go_caches "$cache"
+export GOBIN="$cache/go/bin"
 export CGO_ENABLED=0
 mkdir -p "$BIN_DIR" "$GOBIN"
 

@@ -15,8 +15,6 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-cache=${WSL_CACHE:-$HOME/.cache/weather-speed-layer}
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
 lib_dir="$cache/kafka-$kafka_version/lib"
 port=${KAFKA_PORT:-9092}
@@ -65,8 +63,6 @@ live_pid() {
     && echo "$pid"
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 install() {
   command -v java >/dev/null || die "Java 17+ is required: install a JDK (Debian: apt-get install openjdk-17-jdk-headless)"
   local java_major
@@ -87,10 +83,6 @@ cluster_id() {
   done
   java "${java_args[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1
 }
-
-# The first exception a broker's log names (Kafka logs the cause of a fatal start-up on the line
-# after "Exiting Kafka due to fatal exception"), cut to one line.
-exit_reason() { grep -m1 -E '^[a-zA-Z0-9_.$]+(Exception|Error): ' "$1" 2>/dev/null | cut -c1-300; }
 
 # start_node NODE VOTERS CLUSTER_ID: write its config, format its storage if new, start it.
 start_node() {

@@ -1,6 +1,10 @@
 # shellcheck shell=bash
 # Shared by the service scripts (sourced, not run).
 
+# The repository's root, and the project's cache (downloads, builds, the services' run state).
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${WSL_CACHE:-$HOME/.cache/weather-speed-layer}
+
 # pid_alive PID: the process exists and has not exited (an exited child its parent has not yet
 # reaped, a zombie, still answers kill -0).
 pid_alive() {
@@ -26,6 +30,14 @@ terminate_pid() {
         return 1
     fi
 }
+
+# port_open PORT [HOST]: something accepts connections on HOST (default 127.0.0.1):PORT.
+port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; }
+
+# exit_reason LOG: the first exception a Java service's log names, cut to one line (Kafka and
+# Cassandra log the cause of a fatal start-up; Kafka on the line after "Exiting Kafka due to
+# fatal exception").
+exit_reason() { grep -m1 -E '^[a-zA-Z0-9_.$]+(Exception|Error): ' "$1" 2>/dev/null | cut -c1-300; }
 
 # pid_of_program PID_FILE PROGRAM [ARG]: print the PID in PID_FILE if that process is alive and runs
 # PROGRAM, print nothing otherwise. "Runs PROGRAM" means /proc/PID/exe is PROGRAM's file

@@ -8,8 +8,6 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-here=$(cd "$(dirname "$0")/.." && pwd)
-cache=${WSL_CACHE:-$HOME/.cache/weather-speed-layer}
 faust=("$here/.venv/bin/faust" -A weather_app)
 export KAFKA_BROKER=${KAFKA_BROKER:-127.0.0.1:${KAFKA_PORT:-9092}}
 export WEATHER_INTERVAL=${WEATHER_INTERVAL:-10}

@@ -26,8 +26,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
-CACHE="${WSL_CACHE:-$HOME/.cache/weather-speed-layer}"
-RUN_DIR="$CACHE/run"
+RUN_DIR="$cache/run"
 SCRIPTS="$HERE/scripts"
 FAUST="$HERE/.venv/bin/faust"
 
@@ -50,8 +49,6 @@ say() { echo "==> stack: $*"; }
 for v in KAFKA_PORT INFLUXDB_PORT HEALTH_PORT WEB_PORT; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a port number, got '${!v}'"
 done
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # PID of the worker from its pid file if alive and still our faust worker (a Python script run
 # by the venv's interpreter); empty otherwise.

@@ -30,9 +30,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
-CACHE="${WSL_CACHE:-$HOME/.cache/weather-speed-layer}"
-RUN_DIR="$CACHE/run"
-DEFAULT_BIN="$CACHE/bin/telegraf"
+RUN_DIR="$cache/run"
+DEFAULT_BIN="$cache/bin/telegraf"
 TELEGRAF="${TELEGRAF_BIN:-$DEFAULT_BIN}"
 HEALTH_PORT="${TELEGRAF_HEALTH_PORT:-8080}"
 PID_FILE="$RUN_DIR/telegraf-$HEALTH_PORT.pid"
@@ -66,7 +65,6 @@ export TELEGRAF_HEALTH_PORT="$HEALTH_PORT"
 live_pid() { pid_of_program "$PID_FILE" "$TELEGRAF"; }
 
 healthy() { curl -fsS -m 2 -o /dev/null "$HEALTH_URL" 2>/dev/null; }
-port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 # Errors about one bad message (unparsable JSON, a missing path, a point InfluxDB refuses with 422,
 # e.g. older than the bucket's retention): Telegraf logs and skips the message; not a start-up failure.
@@ -79,7 +77,7 @@ first_error() { new_log "$1" | grep ' E! ' | grep -v -E "$DATA_ERRORS" | head -n
 check_kafka() {
     local host="${KAFKA_BROKER%:*}" port="${KAFKA_BROKER##*:}"
     [[ -n "$host" && "$port" =~ ^[0-9]+$ ]] || die "KAFKA_BROKER must be host:port, got '$KAFKA_BROKER'"
-    port_open "$host" "$port" || die "Kafka is not reachable at $KAFKA_BROKER: start it (scripts/kafka.sh up) or set KAFKA_BROKER"
+    port_open "$port" "$host" || die "Kafka is not reachable at $KAFKA_BROKER: start it (scripts/kafka.sh up) or set KAFKA_BROKER"
 }
 
 # Exports INFLUXDB_WRITE_TOKEN from its file once InfluxDB accepts it for writing the bucket (an
@@ -125,7 +123,7 @@ cmd_up() {
         return 0
     fi
     rm -f "$PID_FILE"
-    port_open 127.0.0.1 "$HEALTH_PORT" && die "127.0.0.1:$HEALTH_PORT is already in use by another process: set TELEGRAF_HEALTH_PORT to a free port"
+    port_open "$HEALTH_PORT" && die "127.0.0.1:$HEALTH_PORT is already in use by another process: set TELEGRAF_HEALTH_PORT to a free port"
     check_kafka
     check_influxdb
 

@@ -3,9 +3,8 @@
 import os
 from pathlib import Path
 
-from tests.harness.paths import cache_dir
 from tests.harness.ports import free_port
-from tests.harness.processes import ScriptService
+from tests.harness.processes import ScriptService, recorded_pid
 
 
 class CassandraNode(ScriptService):
@@ -28,8 +27,4 @@ class CassandraNode(ScriptService):
 
     def pid(self) -> int | None:
         """The PID cassandra.sh recorded for the node, while that process runs."""
-        try:
-            pid = int((cache_dir() / "run" / f"cassandra-{self.port}.pid").read_text())
-        except (OSError, ValueError):
-            return None
-        return pid if Path(f"/proc/{pid}").exists() else None
+        return recorded_pid("cassandra", self.port)

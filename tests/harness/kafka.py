@@ -40,15 +40,6 @@ class KafkaBroker(ScriptService):
         self.address = f"127.0.0.1:{self.port}"
 
 
-def recorded_pid(port: int) -> int | None:
-    """The PID kafka.sh recorded for the broker it started on `port`, while that process runs."""
-    try:
-        pid = int((cache_dir() / "run" / f"kafka-{port}.pid").read_text())
-    except (OSError, ValueError):
-        return None
-    return pid if Path(f"/proc/{pid}").exists() else None
-
-
 class KafkaCluster(ScriptService):
     """Three KRaft brokers (KAFKA_NODES=3) on six consecutive free loopback ports from
     `first_port`: node n serves clients on first_port + 2(n-1), its controller on the next."""

@@ -8,12 +8,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from tests.harness.paths import REPO
+from tests.harness.paths import REPO, cache_dir
 
 
 def faust(*args: str, app: str = "weather_app") -> list[str]:
     """The command line of `faust -A app args...` with this interpreter."""
     return [sys.executable, "-m", "faust", "-A", app, *args]
+
+
+def recorded_pid(service: str, port: int) -> int | None:
+    """The PID our script recorded for the `service` (kafka, cassandra) it started on `port`, while
+    that process runs."""
+    try:
+        pid = int((cache_dir() / "run" / f"{service}-{port}.pid").read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if Path(f"/proc/{pid}").exists() else None
 
 
 class Process:

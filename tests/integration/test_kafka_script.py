@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from tests.harness.kafka import KafkaBroker, recorded_pid
+from tests.harness.kafka import KafkaBroker
+from tests.harness.processes import recorded_pid
 
 
 def test_a_node_that_cannot_bind_its_port_is_reported_with_the_brokers_reason(tmp_path: Path):
@@ -11,4 +12,4 @@ def test_a_node_that_cannot_bind_its_port_is_reported_with_the_brokers_reason(tm
     assert result.returncode == 1
     assert "kafka: node 1 exited during start-up: " in result.stderr
     assert "Address already in use" in result.stderr
-    assert recorded_pid(broker.port) is None
+    assert recorded_pid("kafka", broker.port) is None
