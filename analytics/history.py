@@ -19,9 +19,8 @@ from cassandra.cluster import (
 )
 from cassandra.policies import RoundRobinPolicy
 
-from weather_app.errors import ConfigError, WeatherError
+from weather_app.errors import WeatherError
 
-DEFAULT_PORT = 9042
 # Cassandra 4.0 and later speak v5; named, the driver skips its probing (a warning per version).
 PROTOCOL_VERSION = 5
 KEYSPACE = "spark_streams"
@@ -78,14 +77,10 @@ def _failed_attempts_unlogged() -> Iterator[None]:
         driver_log.removeFilter(quiet)
 
 
-def contact_point(host: str) -> tuple[str, int]:
-    """A CASSANDRA_HOSTS entry, "host:port" (or "host": the default port) -> (host, port)."""
-    name, colon, port = host.strip().rpartition(":")
-    if not colon:
-        return host.strip(), DEFAULT_PORT
-    if not name or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"CASSANDRA_HOSTS must be host:port entries, got '{host}'")
-    return name, int(port)
+def contact_point(address: str) -> tuple[str, int]:
+    """A CASSANDRA_HOSTS entry, "host:port" (the settings check its form) -> (host, port)."""
+    host, _, port = address.rpartition(":")
+    return host, int(port)
 
 
 @contextmanager

@@ -156,6 +156,17 @@ def test_cassandra_hosts_is_a_list_of_contact_points():
     assert settings.analytics.cassandra_contact_points == ["10.0.0.1:9042", "10.0.0.2:19042"]
 
 
+@pytest.mark.parametrize(
+    "hosts", ["cassandra", "127.0.0.1:", ":9042", "127.0.0.1:90x2", "127.0.0.1:70000", "a:1,b"]
+)
+def test_cassandra_hosts_refuses_an_entry_that_is_not_host_and_port(hosts):
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"CASSANDRA_HOSTS": hosts})
+    assert str(refused.value) == (
+        f"CASSANDRA_HOSTS={hosts!r} is invalid: expected host:port[,host:port...]"
+    )
+
+
 def test_every_variable_is_declared_once():
     names = [declared.variable.name for declared in declarations()]
     assert len(names) == len(set(names))
