@@ -20,7 +20,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 from models import Sample
 from models.codec import encode_key, encode_record
 from weather_app.errors import BrokerUnavailable
-from weather_app.faust_internals.producer import fail_unwritten
+from weather_app.faust_internals.producer import abandon_unwritten
 from weather_app.rules.admission import CityAdmission
 from weather_app.rules.batch import process_reading
 from weather_app.rules.headers import EnrichedHeaders, Headers
@@ -188,7 +188,8 @@ async def replay(
         return await replay_partitions(consumer, producer, partitions, settings, window, progress)
     except BrokerUnavailable:
         # Its sends were counted unanswered; the producer would otherwise wait for them for ever.
-        fail_unwritten(producer, KafkaTimeoutError("the replay gave up on the broker"))
+        gave_up = KafkaTimeoutError("the replay gave up on the broker")
+        await abandon_unwritten(producer, gave_up, settings.kafka.session_timeout_seconds)
         raise
     finally:
         await producer.stop()

@@ -5,9 +5,9 @@ driver), read in that version's source: the transport's fetch and seek handling 
 loop (`transport`), fetched messages handed to the streams' queues (`delivery`), an agent's
 events a batch at a time (`batches`), the Prometheus sensor (`sensors`), the transactions of
 exactly_once (`transactions`), the tables' changelog writes, recovery and RocksDB store
-(`tables`), the leader election topic (`leader`), an aiokafka producer's unwritten records
-(`producer`). Another version may change any of them, so
-importing this package checks the installed version first.
+(`tables`), the leader election topic (`leader`), and of aiokafka 0.14.0 (setup.cfg pins it):
+giving up on a producer's unwritten records (`producer`). Another version may change any of
+them, so importing this package checks the installed Faust version first.
 """
 
 import faust

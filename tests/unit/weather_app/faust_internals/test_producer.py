@@ -1,17 +1,38 @@
-"""What `fail_unwritten` relies on in aiokafka, pinned: an idempotent producer retries an expired
-batch for ever, so only failing its batches lets the accumulator flush (and `stop()` go on)."""
+"""What `abandon_unwritten` relies on in aiokafka, pinned: an idempotent producer retries an
+expired batch for ever, so only failing its batches lets the accumulator flush (and `stop()` go
+on); a send in flight puts its batches back in the queue, so the sender is stopped first."""
 
 import asyncio
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from aiokafka.producer.sender import SendProduceReqHandler
 
-from weather_app.faust_internals.producer import fail_unwritten
+from weather_app.faust_internals.producer import abandon_unwritten
 
 EXPIRED = SimpleNamespace(expired=lambda: True)
+TP = TopicPartition("weather", 0)
+GONE = KafkaTimeoutError("gone")
+
+
+def idempotent_producer() -> AIOKafkaProducer:
+    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9", enable_idempotence=True)
+    producer._txn_manager.set_pid_and_epoch(1, 0)  # as the sender has it before a first send
+    return producer
+
+
+@pytest.fixture
+async def loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
+    """What the event loop's exception handler is given (e.g. an exception in a callback)."""
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: errors.append(context))
+    yield errors
+    loop.set_exception_handler(None)
 
 
 async def test_an_idempotent_producer_retries_an_expired_batch_and_a_plain_one_does_not():
@@ -27,14 +48,14 @@ async def test_an_idempotent_producer_retries_an_expired_batch_and_a_plain_one_d
 
 
 async def test_failing_the_unwritten_records_ends_the_flush_that_stop_waits_for():
-    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9", enable_idempotence=True)
+    producer = idempotent_producer()
     accumulator = producer._message_accumulator
     try:
-        sent = await accumulator.add_message(TopicPartition("weather", 0), b"Paris", b"{}", 1)
+        sent = await accumulator.add_message(TP, b"Paris", b"{}", 1)
         flush = asyncio.ensure_future(accumulator.flush())
         await asyncio.sleep(0.05)
         assert not flush.done()
-        fail_unwritten(producer, KafkaTimeoutError("gone"))
+        await abandon_unwritten(producer, GONE, 1)
         await asyncio.wait_for(flush, 1)
         with pytest.raises(KafkaTimeoutError):
             await sent
@@ -42,22 +63,44 @@ async def test_failing_the_unwritten_records_ends_the_flush_that_stop_waits_for(
         await producer.stop()
 
 
-async def test_a_batch_queued_again_for_a_retry_fails_without_an_error_logged():
-    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9", enable_idempotence=True)
+async def test_a_batch_queued_again_for_a_retry_fails_without_an_error_logged(loop_errors):
+    producer = idempotent_producer()
     accumulator = producer._message_accumulator
-    loop = asyncio.get_running_loop()
-    errors: list[dict[str, object]] = []
-    loop.set_exception_handler(lambda _, context: errors.append(context))
     try:
-        tp = TopicPartition("weather", 0)
-        sent = await accumulator.add_message(tp, b"Paris", b"{}", 1)
-        producer._txn_manager.set_pid_and_epoch(1, 0)
-        accumulator.reenqueue(accumulator._pop_batch(tp))  # sent once, not answered
-        fail_unwritten(producer, KafkaTimeoutError("gone"))
+        sent = await accumulator.add_message(TP, b"Paris", b"{}", 1)
+        accumulator.reenqueue(accumulator._pop_batch(TP))  # sent once, not answered
+        await abandon_unwritten(producer, GONE, 1)
         with pytest.raises(KafkaTimeoutError):
             await sent
         await asyncio.sleep(0)
-        assert errors == []
+        assert loop_errors == []
     finally:
-        loop.set_exception_handler(None)
+        await producer.stop()
+
+
+async def test_a_send_in_flight_puts_its_batch_back_before_it_is_failed(loop_errors):
+    producer = idempotent_producer()
+    accumulator = producer._message_accumulator
+    sent = await accumulator.add_message(TP, b"Paris", b"{}", 1)
+    in_flight = accumulator._pop_batch(TP)
+
+    async def sender_routine() -> None:
+        # As aiokafka's: cancelled, it waits for its sends in flight, which fail (the broker is
+        # gone) and put their batches back in the queue after a backoff.
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.05)
+            accumulator.reenqueue(in_flight)
+
+    producer._sender._sender_task = asyncio.ensure_future(sender_routine())
+    try:
+        await abandon_unwritten(producer, GONE, 1)
+        with pytest.raises(KafkaTimeoutError):
+            await sent
+        await asyncio.wait_for(accumulator.flush(), 1)
+        await asyncio.sleep(0)
+        assert loop_errors == []
+        assert accumulator._batches == {}
+    finally:
         await producer.stop()
