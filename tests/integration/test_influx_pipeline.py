@@ -25,6 +25,7 @@ from tests.integration.support import (
     wait_until,
 )
 from weather_app.cli.influx import InfluxTarget
+from weather_app.rules.headers import STALE_AFTER_SECONDS, WIND_DIR
 from weather_app.rules.timestamps import format_rfc3339, parse_rfc3339
 from weather_app.sources.cities import DEFAULT_CITIES
 
@@ -183,11 +184,9 @@ def test_every_city_lands_in_influxdb_at_its_observation_time(
     assert telegraf_errors(telegraf_log) == []
 
 
-def test_a_replayed_record_overwrites_its_point_instead_of_adding_one(
-    pipeline_env: AppEnv, influxdb: InfluxTarget, telegraf: ScriptService, telegraf_log: Path
-):
-    observed = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
-    original: dict[str, Any] = {
+def paris_v2(observed: datetime) -> dict[str, Any]:
+    """A v2 record of Paris observed at `observed`."""
+    return {
         "city": "Paris",
         "country": "FR",
         "station_id": "SIM-PAR",
@@ -202,6 +201,13 @@ def test_a_replayed_record_overwrites_its_point_instead_of_adding_one(
         "is_storm": 0,
         "data_origin": "simulated",
     }
+
+
+def test_a_replayed_record_overwrites_its_point_instead_of_adding_one(
+    pipeline_env: AppEnv, influxdb: InfluxTarget, telegraf: ScriptService, telegraf_log: Path
+):
+    observed = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    original = paris_v2(observed)
     marker = {**original, "timestamp": format_rfc3339(observed + timedelta(minutes=1))}
     send_enriched(pipeline_env.broker, pipeline_env.enriched_topic, [original])
     wait_until(lambda: weather_points(influxdb), timeout=30, what="the first point")
@@ -219,6 +225,23 @@ def test_a_replayed_record_overwrites_its_point_instead_of_adding_one(
     assert len(at_original) == 1
     assert at_original[0]["_value"] == 7.75
     assert telegraf_errors(telegraf_log) == []
+
+
+def test_a_header_that_is_not_a_number_is_dropped_and_its_point_kept(
+    pipeline_env: AppEnv, influxdb: InfluxTarget, telegraf: ScriptService, telegraf_log: Path
+):
+    # What a producer other than the enrich agent might send (README, Troubleshooting).
+    observed = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    headers = [(WIND_DIR, b"north"), (STALE_AFTER_SECONDS, b"6")]
+    send_enriched(pipeline_env.broker, pipeline_env.enriched_topic, [paris_v2(observed)], headers)
+    [point] = wait_until(lambda: weather_points(influxdb), timeout=30, what="the point")
+    assert (point["city"], point["_value"]) == ("Paris", 7.5)
+    assert WIND_DIR not in point  # not a tag either: the city keeps one series
+    assert [p["_value"] for p in weather_points(influxdb, STALE_AFTER_SECONDS)] == [6.0]
+    assert weather_points(influxdb, WIND_DIR) == []
+    errors = telegraf_errors(telegraf_log)
+    assert errors
+    assert all("Converting to float" in line and "failed" in line for line in errors), errors
 
 
 def test_check_reports_missing_cities_when_nothing_was_written(
