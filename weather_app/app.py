@@ -7,6 +7,7 @@ from faust.types import FutureMessage
 
 from models import LastSeen, RawReading, StoredSamples
 from models.codec import encode_key, encode_record
+from weather_app.broker.client_logs import hold_repeated_client_logs
 from weather_app.faust_internals import transactions, transport
 from weather_app.rules.admission import CityAdmission
 from weather_app.rules.partitioning import kafka_partitioner
@@ -43,6 +44,8 @@ app = faust.App(
 exactly_once = settings.stream.processing_guarantee == "exactly_once"
 Transport = transactions.Transport if exactly_once else transport.Transport
 app.transport = Transport(app.conf.broker_consumer, app)
+# A lost broker makes aiokafka log thousands of lines a second: one a message every 10 s.
+hold_repeated_client_logs()
 
 
 # Our topics carry bytes that our codec writes and reads (models.codec): plain JSON values
