@@ -65,7 +65,12 @@ async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
     batch = BatchProcessor(settings.stream.history_size, history.get, last_seen.get)
     # Straight to the producer (the transactional one under exactly-once), not `Topic.send`,
     # whose per-message schema, future and sensor work cost more than the enrichment itself.
-    outbox = Outbox(await app.maybe_start_producer(), retry=not exactly_once)
+    # A worker asked to stop gives up a batch the broker does not take (else it never stops).
+    outbox = Outbox(
+        await app.maybe_start_producer(),
+        retry=not exactly_once,
+        stopping=lambda: app.should_stop,
+    )
     output = enriched_topic.get_topic_name()
     enriched_count = rekeyed = 0
 

@@ -5,6 +5,7 @@ import asyncio
 import base64
 import hashlib
 import re
+import signal
 import threading
 import time
 from collections import Counter
@@ -178,20 +179,52 @@ def test_no_reading_is_lost_when_the_broker_is_down_longer_than_the_delivery_tim
     assert not missing
 
 
+def refuse_v2_and_publish(env: AppEnv) -> list[bytes]:
+    """Make the broker refuse every v2 record (64 bytes at most), then publish 30 readings; their
+    values."""
+    values = [value for _, value in readings(30, datetime.now(UTC) - timedelta(hours=1))]
+    set_max_message_bytes(env.broker, env.enriched_topic, 64)
+    publish(
+        env.broker,
+        env.raw_topic,
+        [(orjson.dumps(orjson.loads(value)["city"]), value) for value in values],
+    )
+    return values
+
+
+def test_a_worker_asked_to_stop_with_a_batch_the_broker_refuses_stops_and_loses_nothing(
+    app_env: AppEnv,
+):
+    # At least once, a refused batch is sent again for as long as it takes; Faust's stop waits
+    # for its readings to be acknowledged, so the worker would never stop.
+    worker = start_worker(app_env, KAFKA_SESSION_TIMEOUT="6")
+    try:
+        values = refuse_v2_and_publish(app_env)
+        wait_until(lambda: "records not delivered" in worker.log(), 60, "a refused delivery")
+        worker.process.send_signal(signal.SIGTERM)
+        wait_until(lambda: worker.process.poll() is not None, 30, "the worker to stop")
+    finally:
+        code = worker.stop()
+    [stopped] = [line for line in worker.log().splitlines() if "worker stopped:" in line]
+    assert code == 1
+    assert "the worker is stopping before the broker took them" in stopped, stopped
+    set_max_message_bytes(app_env.broker, app_env.enriched_topic, BROKER_MAX_MESSAGE_BYTES)
+    second = Worker(app_env, "second")
+    try:
+        enriched = wait_for_all(app_env, values, timeout=90)
+    finally:
+        second.stop()
+    assert not set(expected(values)) - set(observed(enriched))
+
+
 def test_under_exactly_once_an_undeliverable_batch_stops_the_worker_and_is_read_again(
     app_env: AppEnv,
 ):
     worker = start_worker(
         app_env, WEATHER_PROCESSING_GUARANTEE="exactly_once", KAFKA_SESSION_TIMEOUT="6"
     )
-    values = [value for _, value in readings(30, datetime.now(UTC) - timedelta(hours=1))]
     try:
-        set_max_message_bytes(app_env.broker, app_env.enriched_topic, 64)
-        publish(
-            app_env.broker,
-            app_env.raw_topic,
-            [(orjson.dumps(orjson.loads(value)["city"]), value) for value in values],
-        )
+        values = refuse_v2_and_publish(app_env)
         wait_until(lambda: worker.process.poll() is not None, 90, "the worker to stop")
     finally:
         code = worker.stop()

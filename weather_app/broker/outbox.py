@@ -9,6 +9,11 @@ for as long as it takes, with a warning each time: nothing is acknowledged, so n
 committed past it. Under exactly-once a failed send dooms the Kafka transaction it belongs to,
 so `deliver()` raises `DeliveryFailed` instead and the worker stops (the transaction aborts,
 the batch is read again).
+
+A worker asked to stop gives up on the batch too: while the broker is away the batch would never
+be delivered, and Faust's stop waits for every fetched reading to be acknowledged, so the worker
+would never stop. Once `stopping()` is true, `deliver()` raises `DeliveryFailed` within
+`STOP_CHECK_SECONDS` of its flush or pause; the readings stay unacknowledged and are read again.
 """
 
 import asyncio
@@ -25,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 FIRST_PAUSE_SECONDS = 0.5
 MAX_PAUSE_SECONDS = 30.0
+STOP_CHECK_SECONDS = 1.0
 
 
 class Producer(Protocol):
@@ -56,10 +62,12 @@ class Outbox:
         producer: Producer,
         *,
         retry: bool,
+        stopping: Callable[[], bool] = lambda: False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._producer = producer
         self._retry = retry
+        self._stopping = stopping
         self._sleep = sleep
         self._sent: list[tuple[OutgoingRecord, Awaitable[Any] | BaseException]] = []
 
@@ -96,7 +104,7 @@ class Outbox:
                 summary,
                 pause,
             )
-            await self._sleep(pause)
+            await self._unless_stopping(self._sleep(pause), summary)
             pause = min(pause * 2, MAX_PAUSE_SECONDS)
             for index, record, _ in failed:
                 self._sent[index] = (record, await self._send(record))
@@ -104,8 +112,7 @@ class Outbox:
     async def _results(self) -> tuple[list[Any], list[tuple[int, OutgoingRecord, BaseException]]]:
         """Each record's delivery result (None if it failed), and (index, record, error) of each
         record that failed."""
-        with contextlib.suppress(Exception):  # each record's own result says what failed
-            await self._producer.flush()
+        await self._unless_stopping(self._flush(), f"{len(self._sent)} records sent")
         delivered: list[Any] = []
         failed = []
         for index, (record, result) in enumerate(self._sent):
@@ -119,3 +126,21 @@ class Outbox:
                 failed.append((index, record, error))
                 delivered.append(None)
         return delivered, failed
+
+    async def _flush(self) -> None:
+        with contextlib.suppress(Exception):  # each record's own result says what failed
+            await self._producer.flush()
+
+    async def _unless_stopping(self, waiting: Awaitable[Any], summary: str) -> None:
+        """Await `waiting`; raise DeliveryFailed instead once the worker is stopping."""
+        task = asyncio.ensure_future(waiting)
+        try:
+            while not (await asyncio.wait({task}, timeout=STOP_CHECK_SECONDS))[0]:
+                if self._stopping():
+                    raise DeliveryFailed(
+                        f"{summary}; the worker is stopping before the broker took them "
+                        "(their readings stay unacknowledged and are read again)"
+                    )
+            task.result()
+        finally:
+            task.cancel()

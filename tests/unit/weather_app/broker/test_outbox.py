@@ -99,3 +99,54 @@ async def test_a_record_sent_again_hands_back_the_result_of_its_last_send():
     await outbox.send(OutgoingRecord("weather_data_v2", b"k", b"retried"))
     delivered = await outbox.deliver()
     assert [broker.taken[number] for number in delivered] == [b"taken", b"retried"]
+
+
+class GoneBroker(Broker):
+    """A broker that is away: its flush waits for ever (an idempotent producer never gives up)."""
+
+    def __init__(self) -> None:
+        super().__init__(failures=0)
+
+    async def flush(self) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_a_worker_stopping_while_the_flush_waits_gives_up_the_batch(monkeypatch):
+    monkeypatch.setattr("weather_app.broker.outbox.STOP_CHECK_SECONDS", 0.01)
+    stopping = False
+    outbox = Outbox(GoneBroker(), retry=True, stopping=lambda: stopping)
+    for record in records(3):
+        await outbox.send(record)
+    delivering = asyncio.ensure_future(outbox.deliver())
+    await asyncio.sleep(0.05)
+    assert not delivering.done()  # waits for the broker as long as the worker runs
+    stopping = True
+    with pytest.raises(DeliveryFailed, match="3 records sent; the worker is stopping"):
+        await asyncio.wait_for(delivering, 1)
+
+
+async def test_a_worker_stopping_during_a_pause_between_sends_gives_up_the_batch(monkeypatch):
+    monkeypatch.setattr("weather_app.broker.outbox.STOP_CHECK_SECONDS", 0.01)
+    stopping = False
+
+    async def long_pause(seconds: float) -> None:
+        await asyncio.sleep(3600)
+
+    outbox = Outbox(Broker(failures=100), retry=True, stopping=lambda: stopping, sleep=long_pause)
+    for record in records(2):
+        await outbox.send(record)
+    delivering = asyncio.ensure_future(outbox.deliver())
+    await asyncio.sleep(0.05)
+    assert not delivering.done()
+    stopping = True
+    with pytest.raises(
+        DeliveryFailed, match=r"2 of 2 records not delivered .*the worker is stopping"
+    ):
+        await asyncio.wait_for(delivering, 1)
+
+
+async def test_a_batch_delivered_while_the_worker_stops_is_delivered():
+    outbox = Outbox(Broker(failures=0), retry=True, stopping=lambda: True)
+    for record in records(2):
+        await outbox.send(record)
+    assert await outbox.deliver() == [None, None]
