@@ -108,8 +108,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=60_000, help="readings (60000)")
     options = parser.parse_args()
-    # As the benchmark's workers run: no live source, the workload's 60 cities accepted.
-    os.environ.update(WEATHER_SOURCE="none", WEATHER_ACCEPT_UNKNOWN_CITIES="1")
+    # As the benchmark's workers run: no live source, the workload's 60 cities accepted, the
+    # default store and guarantee (the answering producer stands in for neither RocksDB's offsets
+    # nor transactions).
+    os.environ.update(
+        WEATHER_SOURCE="none",
+        WEATHER_ACCEPT_UNKNOWN_CITIES="1",
+        WEATHER_STORE="memory",
+        WEATHER_PROCESSING_GUARANTEE="at_least_once",
+    )
     values = [value for _, value in readings(options.n)]
     agent = asyncio.run(agent_step_us(values))
     plain = enrichment_us(values)

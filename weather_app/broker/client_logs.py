@@ -8,6 +8,7 @@ in between. Debug and info records are left alone.
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -23,23 +24,24 @@ class HoldRepeats(logging.Filter):
         self._clock = clock
         # (logger, format string) -> (when one last went through, how many held since)
         self._shown: dict[tuple[str, str], tuple[float, int]] = {}
+        self._lock = threading.Lock()  # Faust's consumer thread logs through aiokafka too
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
         key = (record.name, str(record.msg))
         now = self._clock()
-        shown = self._shown.get(key)
-        if shown is not None and now - shown[0] < self._window:
-            self._shown[key] = (shown[0], shown[1] + 1)
-            return False
-        self._shown[key] = (now, 0)
+        with self._lock:
+            shown = self._shown.get(key)
+            if shown is not None and now - shown[0] < self._window:
+                self._shown[key] = (shown[0], shown[1] + 1)
+                return False
+            self._shown[key] = (now, 0)
         if shown is not None and shown[1]:
-            record.msg = (
-                f"{record.getMessage()} ({shown[1]} more like it in the last "
-                f"{now - shown[0]:.0f}s not shown)"
-            )
-            record.args = ()
+            # Appended to the format string, not formatted here: a handler formats it (and
+            # reports a bad one); the text added holds no '%'.
+            held = f"{shown[1]} more like it in the last {now - shown[0]:.0f}s not shown"
+            record.msg = f"{record.msg} ({held})"
         return True
 
 

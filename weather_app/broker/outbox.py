@@ -10,10 +10,12 @@ committed past it. Under exactly-once a failed send dooms the Kafka transaction 
 so `deliver()` raises `DeliveryFailed` instead and the worker stops (the transaction aborts,
 the batch is read again).
 
-A worker asked to stop gives up on the batch too: while the broker is away the batch would never
-be delivered, and Faust's stop waits for every fetched reading to be acknowledged, so the worker
-would never stop. Once `stopping()` is true, `deliver()` raises `DeliveryFailed` within
-`STOP_CHECK_SECONDS` of its flush or pause; the readings stay unacknowledged and are read again.
+A worker asked to stop gives up a batch that already failed once: sent again for as long as it
+takes, it would keep the worker from stopping, since Faust's stop waits for every fetched reading
+to be acknowledged. Once `stopping()` is true, `deliver()` raises `DeliveryFailed` within
+`STOP_CHECK_SECONDS` of its pause or of a later flush (a send itself may wait up to the
+producer's request timeout); the readings stay unacknowledged and are read again. A batch's
+first flush is never given up: a worker stopping in good order finishes the batch in hand.
 """
 
 import asyncio
@@ -89,8 +91,9 @@ class Outbox:
         """Once the broker has acknowledged every record sent, the producer's result of each
         (aiokafka's RecordMetadata), in the order they were sent; else raise."""
         pause = FIRST_PAUSE_SECONDS
+        failed_before = False
         while True:
-            delivered, failed = await self._results()
+            delivered, failed = await self._results(give_up_when_stopping=failed_before)
             if not failed:
                 self._sent.clear()
                 return delivered
@@ -104,15 +107,21 @@ class Outbox:
                 summary,
                 pause,
             )
+            failed_before = True
             await self._unless_stopping(self._sleep(pause), summary)
             pause = min(pause * 2, MAX_PAUSE_SECONDS)
             for index, record, _ in failed:
                 self._sent[index] = (record, await self._send(record))
 
-    async def _results(self) -> tuple[list[Any], list[tuple[int, OutgoingRecord, BaseException]]]:
+    async def _results(
+        self, give_up_when_stopping: bool
+    ) -> tuple[list[Any], list[tuple[int, OutgoingRecord, BaseException]]]:
         """Each record's delivery result (None if it failed), and (index, record, error) of each
         record that failed."""
-        await self._unless_stopping(self._flush(), f"{len(self._sent)} records sent")
+        if give_up_when_stopping:
+            await self._unless_stopping(self._flush(), f"{len(self._sent)} records sent")
+        else:
+            await self._flush()
         delivered: list[Any] = []
         failed = []
         for index, (record, result) in enumerate(self._sent):

@@ -101,20 +101,29 @@ async def test_a_record_sent_again_hands_back_the_result_of_its_last_send():
     assert [broker.taken[number] for number in delivered] == [b"taken", b"retried"]
 
 
-class GoneBroker(Broker):
-    """A broker that is away: its flush waits for ever (an idempotent producer never gives up)."""
+class GoneAfterRefusing(Broker):
+    """Refuses each record once, then is gone: the flush of the records sent again never ends."""
 
     def __init__(self) -> None:
-        super().__init__(failures=0)
+        super().__init__(failures=1)
+        self.flushes = 0
 
     async def flush(self) -> None:
-        await asyncio.Event().wait()
+        self.flushes += 1
+        if self.flushes > 1:
+            await asyncio.Event().wait()
 
 
-async def test_a_worker_stopping_while_the_flush_waits_gives_up_the_batch(monkeypatch):
+async def test_a_worker_stopping_while_a_failed_batch_waits_for_the_broker_gives_it_up(
+    monkeypatch,
+):
     monkeypatch.setattr("weather_app.broker.outbox.STOP_CHECK_SECONDS", 0.01)
     stopping = False
-    outbox = Outbox(GoneBroker(), retry=True, stopping=lambda: stopping)
+
+    async def no_pause(seconds: float) -> None:
+        pass
+
+    outbox = Outbox(GoneAfterRefusing(), retry=True, stopping=lambda: stopping, sleep=no_pause)
     for record in records(3):
         await outbox.send(record)
     delivering = asyncio.ensure_future(outbox.deliver())
@@ -123,6 +132,19 @@ async def test_a_worker_stopping_while_the_flush_waits_gives_up_the_batch(monkey
     stopping = True
     with pytest.raises(DeliveryFailed, match="3 records sent; the worker is stopping"):
         await asyncio.wait_for(delivering, 1)
+
+
+class SlowBroker(Broker):
+    async def flush(self) -> None:
+        await asyncio.sleep(0.1)
+
+
+async def test_a_worker_stopping_in_good_order_finishes_the_batch_in_hand(monkeypatch):
+    monkeypatch.setattr("weather_app.broker.outbox.STOP_CHECK_SECONDS", 0.01)
+    outbox = Outbox(SlowBroker(failures=0), retry=True, stopping=lambda: True)
+    for record in records(2):
+        await outbox.send(record)
+    assert await outbox.deliver() == [None, None]
 
 
 async def test_a_worker_stopping_during_a_pause_between_sends_gives_up_the_batch(monkeypatch):
@@ -143,10 +165,3 @@ async def test_a_worker_stopping_during_a_pause_between_sends_gives_up_the_batch
         DeliveryFailed, match=r"2 of 2 records not delivered .*the worker is stopping"
     ):
         await asyncio.wait_for(delivering, 1)
-
-
-async def test_a_batch_delivered_while_the_worker_stops_is_delivered():
-    outbox = Outbox(Broker(failures=0), retry=True, stopping=lambda: True)
-    for record in records(2):
-        await outbox.send(record)
-    assert await outbox.deliver() == [None, None]
