@@ -19,4 +19,5 @@ def test_the_agent_step_times_every_reading_enriched_and_prints_what_the_agent_a
     agent, plain, added = map(float, figures)
     assert agent > 0
     assert plain > 0
-    assert abs(added - (agent - plain)) <= 0.1
+    # each of the three figures is rounded to 0.1, so they may disagree by up to 0.15
+    assert abs(added - (agent - plain)) <= 0.15 + 1e-9
