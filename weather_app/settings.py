@@ -410,6 +410,15 @@ class StreamSettings:
         ),
         default=1200.0,
     )
+    stop_timeout_seconds: float = setting(
+        Variable(
+            "WEATHER_STOP_TIMEOUT",
+            seconds_in(1.0, 3600.0),
+            "seconds (1..3600) a worker asked to stop may take to stop in good order; past them "
+            "it exits 1 at once, as after a crash (see Reliability)",
+        ),
+        default=60.0,
+    )
     standby_replicas: int = setting(
         Variable(
             "WEATHER_STANDBY_REPLICAS",

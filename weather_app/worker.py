@@ -2,6 +2,7 @@
 
 import gc
 import sys
+import threading
 from typing import NoReturn
 
 import faust
@@ -58,7 +59,40 @@ def stop_worker(reason: str) -> NoReturn:
     exit_with(f"worker stopped: {reason}; start it again", immediately=True)
 
 
+def give_up_stopping_after(seconds: float, broker: str) -> threading.Timer:
+    """Exit 1 at once, saying why, unless the process has ended `seconds` from now.
+
+    A worker cut off from the broker never finishes a stop in good order: Faust's stop commits
+    before it returns and aiokafka retries a commit for as long as the coordinator is unreachable.
+    Exiting costs what a crash costs (the next worker reads what was not committed again), which
+    the crash tests show loses nothing. A thread, so that a stop blocking the event loop is cut
+    short too.
+    """
+    deadline = threading.Timer(
+        seconds,
+        exit_with,
+        [
+            f"worker stopped: a stop in good order took more than {seconds:g}s "
+            f"(WEATHER_STOP_TIMEOUT; is Kafka at {broker} reachable?); the readings it had not "
+            "committed are read again by the next worker"
+        ],
+        {"immediately": True},
+    )
+    deadline.daemon = True
+    deadline.start()
+    return deadline
+
+
 class WeatherWorker(faust.Worker):
+    _stop_deadline: threading.Timer | None = None
+
+    async def stop(self) -> None:
+        if self._stop_deadline is None:
+            self._stop_deadline = give_up_stopping_after(
+                settings.stream.stop_timeout_seconds, settings.kafka.broker
+            )
+        await super().stop()
+
     def execute_from_commandline(self) -> NoReturn:
         try:
             self.loop.run_until_complete(prepare_broker())

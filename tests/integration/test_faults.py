@@ -145,20 +145,24 @@ def test_the_api_key_never_reaches_logs_or_the_web_view(app_env: AppEnv, refusin
         assert secret not in text
 
 
+def wait_for_enriched_rounds(app_env: AppEnv, rounds: int) -> None:
+    wait_until(
+        lambda: (
+            len(read_topic(app_env.broker, app_env.enriched_topic, lambda r: False, 1))
+            >= rounds * len(CITIES)
+        ),
+        90,
+        f"{rounds} rounds enriched before the outage",
+    )
+
+
 def test_the_worker_survives_a_broker_restart_without_losing_readings(
     app_env: AppEnv, kafka_service: ScriptService, capsys
 ):
     app_env.extra.update(WEATHER_INTERVAL="1", KAFKA_SESSION_TIMEOUT="10")
     worker = Worker(app_env)
     try:
-        wait_until(
-            lambda: (
-                len(read_topic(app_env.broker, app_env.enriched_topic, lambda r: False, 1))
-                >= 3 * len(CITIES)
-            ),
-            90,
-            "three rounds before the outage",
-        )
+        wait_for_enriched_rounds(app_env, 3)
         raw_before = read_topic(app_env.broker, app_env.raw_topic, lambda r: False, 2)
         kafka_service.down()
         time.sleep(20)
@@ -256,3 +260,53 @@ def test_exactly_once_leaves_no_duplicates_after_a_crash(app_env, capsys):
     with capsys.disabled():
         print(f"\n  SIGKILL + restart, exactly-once (read_committed): {duplicates} duplicates")
     assert duplicates == 0
+
+
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+def test_a_worker_asked_to_stop_while_the_broker_is_gone_exits_in_time_and_loses_nothing(
+    app_env: AppEnv, kafka_service: ScriptService, guarantee: str
+):
+    # Faust's stop commits before it returns, and aiokafka retries a commit for as long as the
+    # broker is unreachable: without WEATHER_STOP_TIMEOUT the worker never stopped.
+    app_env.extra.update(
+        WEATHER_INTERVAL="1",
+        KAFKA_SESSION_TIMEOUT="6",
+        WEATHER_STOP_TIMEOUT="10",
+        WEATHER_PROCESSING_GUARANTEE=guarantee,
+    )
+    worker = Worker(app_env)
+    try:
+        wait_for_enriched_rounds(app_env, 2)
+        raw_before = read_topic(app_env.broker, app_env.raw_topic, lambda r: False, 2)
+        kafka_service.down()
+        try:
+            worker.process.send_signal(signal.SIGTERM)
+            wait_until(lambda: worker.process.poll() is not None, 60, "the worker to stop")
+        finally:
+            code = worker.stop(signal.SIGKILL)
+            kafka_service.up()
+    finally:
+        worker.stop()
+    [stopped] = [line for line in worker.log().splitlines() if "worker stopped:" in line]
+    assert code == 1
+    assert "a stop in good order took more than 10s (WEATHER_STOP_TIMEOUT" in stopped, stopped
+    isolation = "read_committed" if guarantee == "exactly_once" else "read_uncommitted"
+    second = Worker(app_env, "second")
+    try:
+        enriched = wait_until(
+            lambda: (
+                (
+                    records := read_topic(
+                        app_env.broker, app_env.enriched_topic, lambda r: False, 2, isolation
+                    )
+                )
+                and set(observed(raw_before)) <= set(observed(records))
+                and records
+            ),
+            120,
+            "every reading from before the outage enriched",
+        )
+    finally:
+        second.stop()
+    if guarantee == "exactly_once":
+        assert not [pair for pair, n in Counter(observed(enriched)).items() if n > 1]

@@ -16,6 +16,7 @@ from tests.unit.deploy import (
     env_example,
     interpolate,
 )
+from weather_app.settings import StreamSettings
 
 SERVICES = {
     "kafka",
@@ -136,6 +137,13 @@ def test_the_worker_scales_and_one_worker_publishes_the_web_view():
         assert env["WEATHER_WEB_BIND"] == "0.0.0.0"  # noqa: S104 - inside the container
         assert env["WEATHER_WEB_PORT"] in str(services()[name]["healthcheck"]["test"])
         assert env["INFLUXDB_URL"] == "http://influxdb:8086"
+
+
+@pytest.mark.parametrize("name", ["worker", "worker-web"])
+def test_docker_waits_for_the_worker_s_own_stop_limit_before_killing_it(name: str):
+    grace = services()[name]["stop_grace_period"]
+    assert re.fullmatch(r"\d+s", grace), grace
+    assert int(grace[:-1]) > StreamSettings().stop_timeout_seconds
 
 
 def test_the_dockerfile_installs_the_package_and_runs_the_worker():

@@ -1,5 +1,9 @@
 import gc
+import subprocess
+import sys
+import time
 
+from tests.harness.paths import REPO
 from weather_app.app import app, settings
 from weather_app.broker.topics import app_topics
 from weather_app.faust_internals.leader import leader_topic_name
@@ -25,3 +29,41 @@ def test_the_worker_declares_both_table_changelogs_and_the_leader_topic():
 def test_workers_keep_standby_table_copies_only_when_asked():
     assert settings.stream.standby_replicas == 0
     assert app.conf.table_standby_replicas == settings.stream.standby_replicas
+
+
+def run_python(code: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_a_stop_that_does_not_finish_in_time_ends_the_process_with_one_line():
+    started = time.monotonic()
+    run = run_python(
+        "import asyncio, time\n"
+        "import weather_app.app\nfrom weather_app.worker import give_up_stopping_after\n"
+        "give_up_stopping_after(0.5, '127.0.0.1:9092')\n"
+        "time.sleep(60)\n"  # the event loop blocked, as a stuck synchronous call would
+    )
+    assert time.monotonic() - started < 20
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[-1] == (
+        "weather-speed-layer: worker stopped: a stop in good order took more than 0.5s "
+        "(WEATHER_STOP_TIMEOUT; is Kafka at 127.0.0.1:9092 reachable?); the readings it had not "
+        "committed are read again by the next worker"
+    )
+
+
+def test_a_process_that_ends_before_the_stop_limit_ends_as_it_would_have():
+    run = run_python(
+        "import weather_app.app\nfrom weather_app.worker import give_up_stopping_after\n"
+        "give_up_stopping_after(30, '127.0.0.1:9092')\n"
+        "print('done')\n"
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout == "done\n"
