@@ -187,7 +187,8 @@ async def replay(
     try:
         return await replay_partitions(consumer, producer, partitions, settings, window, progress)
     except BrokerUnavailable:
-        # Its sends were counted unanswered; the producer would otherwise wait for them for ever.
+        # Its sends were counted unanswered; the producer would otherwise wait for them for ever
+        # (it is stopped then, and stop() below does nothing).
         gave_up = KafkaTimeoutError("the replay gave up on the broker")
         await abandon_unwritten(producer, gave_up, settings.kafka.session_timeout_seconds)
         raise

@@ -3,7 +3,7 @@
 aiokafka 0.14's idempotent producer never expires a batch: `SendProduceReqHandler._can_retry`
 retries an expired one whenever a transaction manager exists, which idempotence creates. Its
 `stop()` first waits for the accumulator to flush, so with the broker gone for good it waits for
-ever. `abandon_unwritten` stops the sender, then fails what it still held, and `stop()` returns.
+ever. `abandon_unwritten` stops the sender, fails what it still held, then stops the producer.
 """
 
 import asyncio
@@ -12,12 +12,15 @@ from aiokafka import AIOKafkaProducer
 
 
 async def abandon_unwritten(producer: AIOKafkaProducer, error: Exception, within: float) -> None:
-    """Fail every record `producer` holds that the broker has not acknowledged, with `error`.
+    """Fail every record `producer` holds that the broker has not acknowledged, with `error`, and
+    stop `producer`.
 
     The sender is stopped first: a send in flight puts its batches back in the queue when it
     fails (at once when the broker refuses connections; after a request timeout when it does not
     answer), and a batch failed before that would be put back failed. The sender gets `within`
-    seconds for it.
+    seconds for it; one still waiting then is cancelled again by `stop()`, which raises that
+    cancellation. It is the sender's, not the caller's: taken for the caller's, it ended the
+    replay command with exit code 0 and no word (mode's worker takes a cancellation for a stop).
     """
     sender_task = producer._sender.sender_task
     if sender_task is not None and not sender_task.done():
@@ -35,3 +38,10 @@ async def abandon_unwritten(producer: AIOKafkaProducer, error: Exception, within
     for batch in failed:  # nobody waits for a batch to drain here: no "never retrieved" logged
         if not batch._drain_waiter.cancelled():
             batch._drain_waiter.exception()
+    try:
+        await producer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():  # the caller is being cancelled too
+            raise
+        await producer.client.close()
