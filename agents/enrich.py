@@ -28,6 +28,7 @@ from weather_app.app import (
 )
 from weather_app.broker.outbox import Outbox, OutgoingRecord
 from weather_app.faust_internals.batches import take_batches
+from weather_app.faust_internals.producer import record_sender
 from weather_app.faust_internals.tables import changelog_record, write_table
 from weather_app.faust_internals.transactions import ack_when_handled, sending_for
 from weather_app.metrics import invalid_messages, published_records, rekeyed_readings
@@ -67,7 +68,7 @@ async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
     # whose per-message schema, future and sensor work cost more than the enrichment itself.
     # A worker asked to stop gives up a batch the broker does not take (else it never stops).
     outbox = Outbox(
-        await app.maybe_start_producer(),
+        await record_sender(app),
         retry=not exactly_once,
         stopping=lambda: app.should_stop,
     )

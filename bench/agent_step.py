@@ -52,15 +52,15 @@ async def agent_step_us(values: list[bytes]) -> float:
 
     from agents import enrich
     from models.codec import encode_key
-    from weather_app.app import app, history, last_seen, settings
+    from weather_app.app import history, last_seen, settings
     from weather_app.rules.partitioning import home_partition
 
     producer = AnsweringProducer()
 
-    async def started_producer() -> AnsweringProducer:
+    async def record_sender(app: object) -> AnsweringProducer:
         return producer
 
-    app.maybe_start_producer = started_producer
+    enrich.record_sender = record_sender  # type: ignore[attr-defined]
     raw, size = settings.stream.raw_topic, settings.stream.batch_size
     events = []
     for offset, value in enumerate(values):

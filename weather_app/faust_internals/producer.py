@@ -1,4 +1,5 @@
-"""Giving up on the records an aiokafka producer has not written yet.
+"""The aiokafka producer, beside Faust's: giving up on what it has not written yet, and the enrich
+agent's records sent to it without Faust's per-record wrapper (`record_sender`).
 
 aiokafka 0.14's idempotent producer never expires a batch: `SendProduceReqHandler._can_retry`
 retries an expired one whenever a transaction manager exists, which idempotence creates. Its
@@ -7,8 +8,13 @@ ever. `abandon_unwritten` stops the sender, fails what it still held, then stops
 """
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
+from faust.transport.drivers.aiokafka import Producer as AiokafkaProducer
+from faust.types import AppT
 
 
 async def abandon_unwritten(producer: AIOKafkaProducer, error: Exception, within: float) -> None:
@@ -45,3 +51,44 @@ async def abandon_unwritten(producer: AIOKafkaProducer, error: Exception, within
         if task is not None and task.cancelling():  # the caller is being cancelled too
             raise
         await producer.client.close()
+
+
+class KafkaRecordSender:
+    """The aiokafka producer under Faust's, as the enrich agent's outbox sends to it.
+
+    Faust's `Producer.send` adds to every record a signal nobody listens to, header and timestamp
+    conversions the outbox does not need and a wrapper around aiokafka's errors (the outbox takes
+    any error as a failed record). Without it, aiokafka's coroutine is handed on as it is.
+    """
+
+    __slots__ = ("_producer",)
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
+
+    def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        timestamp: float | None,
+        headers: Any,
+    ) -> Coroutine[Any, Any, "asyncio.Future[RecordMetadata]"]:
+        timestamp_ms = None if timestamp is None else int(timestamp * 1000)
+        sent = self._producer.send(
+            topic, value, key=key, partition=partition, timestamp_ms=timestamp_ms, headers=headers
+        )
+        return cast(Coroutine[Any, Any, "asyncio.Future[RecordMetadata]"], sent)
+
+    async def flush(self) -> None:
+        await self._producer.flush()
+
+
+async def record_sender(app: AppT) -> Any:
+    """What the enrich agent sends its records to: under exactly_once Faust's transaction
+    manager (each record joins its source partition's transaction), else aiokafka's producer."""
+    producer = await app.maybe_start_producer()
+    if app.in_transaction:
+        return producer
+    return KafkaRecordSender(cast(AiokafkaProducer, producer)._ensure_producer())

@@ -13,7 +13,6 @@ from agents.enrich import enrich_readings
 from models import ENRICHED_FIELDS
 from models.codec import encode_key
 from weather_app.app import (
-    app,
     dlq_topic,
     enriched_topic,
     history,
@@ -83,7 +82,7 @@ class FakeProducer:
 @pytest.fixture
 def producer():
     fake = FakeProducer()
-    with patch.object(app, "maybe_start_producer", AsyncMock(return_value=fake)):
+    with patch("agents.enrich.record_sender", AsyncMock(return_value=fake)):
         yield fake
 
 
@@ -317,7 +316,7 @@ async def test_accepted_unknown_cities_stop_at_the_maximum(producer):
 
 async def test_records_the_producer_failed_are_sent_again_and_the_tables_wait_for_them():
     flaky = FakeProducer(error=KafkaTimeoutError(), failures=3)
-    with patch.object(app, "maybe_start_producer", AsyncMock(return_value=flaky)):
+    with patch("agents.enrich.record_sender", AsyncMock(return_value=flaky)):
         async with enrich_readings.test_context() as agent:
             event = await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:00:00Z", 9.0))
             await settled(event)
@@ -338,7 +337,7 @@ async def test_records_the_producer_failed_are_sent_again_and_the_tables_wait_fo
 async def test_a_batch_that_cannot_be_delivered_is_not_acked_and_stops_the_worker(stop_worker):
     failing = FakeProducer(error=KafkaTimeoutError(), failures=10**9)
     with (
-        patch.object(app, "maybe_start_producer", AsyncMock(return_value=failing)),
+        patch("agents.enrich.record_sender", AsyncMock(return_value=failing)),
         patch("agents.enrich.exactly_once", True),
     ):
         async with enrich_readings.test_context() as agent:

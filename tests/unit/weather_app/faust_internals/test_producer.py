@@ -5,14 +5,17 @@ on); a send in flight puts its batches back in the queue, so the sender is stopp
 import asyncio
 from collections.abc import AsyncIterator, Coroutine
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
+from unittest.mock import AsyncMock
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from aiokafka.producer.sender import SendProduceReqHandler
+from faust.transport.drivers.aiokafka import Producer as AiokafkaProducer
+from faust.types import AppT
 
-from weather_app.faust_internals.producer import abandon_unwritten
+from weather_app.faust_internals.producer import KafkaRecordSender, abandon_unwritten, record_sender
 
 EXPIRED = SimpleNamespace(expired=lambda: True)
 TP = TopicPartition("weather", 0)
@@ -133,3 +136,55 @@ async def test_a_sender_that_outlasts_the_wait_is_stopped_without_raising_its_ca
     await abandon_unwritten(producer, GONE, 0.05)
     assert producer._sender.sender_task.done()
     await producer.stop()  # already stopped: returns at once
+
+
+class RecordingKafkaProducer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[Any, ...]] = []
+        self.flushes = 0
+
+    async def send(
+        self, topic, value=None, key=None, partition=None, timestamp_ms=None, headers=None
+    ):
+        self.sent.append((topic, value, key, partition, timestamp_ms, headers))
+        return "delivery"
+
+    async def flush(self) -> None:
+        self.flushes += 1
+
+
+async def test_the_agent_s_records_go_to_aiokafka_as_faust_would_send_them():
+    kafka = RecordingKafkaProducer()
+    sender = KafkaRecordSender(cast(AIOKafkaProducer, kafka))
+    headers = [("stale_after_seconds", b"20.0")]
+    deliveries: list[object] = [
+        await sender.send("v2", b'"Paris"', b"{}", 3, 1.5, headers),
+        await sender.send("v2", None, b"{}", None, None, None),
+    ]
+    assert deliveries == ["delivery", "delivery"]
+    await sender.flush()
+    assert kafka.sent == [
+        ("v2", b"{}", b'"Paris"', 3, 1500, headers),
+        ("v2", b"{}", None, None, None, None),
+    ]
+    assert kafka.flushes == 1
+
+
+@pytest.mark.parametrize("in_transaction", [False, True])
+async def test_only_exactly_once_sends_through_faust_s_producer(in_transaction: bool):
+    kafka = RecordingKafkaProducer()
+    faust_producer = SimpleNamespace(_ensure_producer=lambda: kafka)
+    app = SimpleNamespace(
+        in_transaction=in_transaction, maybe_start_producer=AsyncMock(return_value=faust_producer)
+    )
+    sender = await record_sender(cast(AppT, app))
+    if in_transaction:  # Faust's transaction manager: each record joins its transaction
+        assert sender is faust_producer
+    else:
+        assert isinstance(sender, KafkaRecordSender)
+        await sender.send("v2", None, b"{}", None, None, None)
+        assert kafka.sent == [("v2", b"{}", None, None, None, None)]
+
+
+def test_faust_s_producer_still_hands_out_its_aiokafka_producer():
+    assert callable(AiokafkaProducer._ensure_producer)
