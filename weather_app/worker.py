@@ -65,8 +65,9 @@ def give_up_stopping_after(seconds: float, broker: str) -> threading.Timer:
     A worker cut off from the broker never finishes a stop in good order: Faust's stop commits
     before it returns and aiokafka retries a commit for as long as the coordinator is unreachable.
     Exiting costs what a crash costs (the next worker reads what was not committed again), which
-    the crash tests show loses nothing. A thread, so that a stop blocking the event loop is cut
-    short too.
+    the crash tests show loses nothing. The limit covers the whole exit, mode's loop shutdown and
+    the web server's wait for a request still open included. A thread, so that a stop blocked in
+    Python code or in a call that releases the GIL is cut short too.
     """
     deadline = threading.Timer(
         seconds,

@@ -287,9 +287,11 @@ def test_a_worker_asked_to_stop_while_the_broker_is_gone_exits_in_time_and_loses
             kafka_service.up()
     finally:
         worker.stop()
-    [stopped] = [line for line in worker.log().splitlines() if "worker stopped:" in line]
+    stopped = [line for line in worker.log().splitlines() if "worker stopped:" in line]
     assert code == 1
-    assert "a stop in good order took more than 10s (WEATHER_STOP_TIMEOUT" in stopped, stopped
+    assert any(
+        "a stop in good order took more than 10s (WEATHER_STOP_TIMEOUT" in line for line in stopped
+    ), stopped
     isolation = "read_committed" if guarantee == "exactly_once" else "read_uncommitted"
     second = Worker(app_env, "second")
     try:

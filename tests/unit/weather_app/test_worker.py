@@ -2,12 +2,13 @@ import gc
 import subprocess
 import sys
 import time
+from unittest.mock import AsyncMock, patch
 
 from tests.harness.paths import REPO
 from weather_app.app import app, settings
 from weather_app.broker.topics import app_topics
 from weather_app.faust_internals.leader import leader_topic_name
-from weather_app.worker import changelog_topics, freeze_startup_objects
+from weather_app.worker import WeatherWorker, changelog_topics, freeze_startup_objects
 
 
 def test_the_objects_made_at_startup_leave_the_full_collections():
@@ -67,3 +68,14 @@ def test_a_process_that_ends_before_the_stop_limit_ends_as_it_would_have():
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout == "done\n"
+
+
+async def test_a_worker_arms_the_stop_limit_once_with_its_setting():
+    worker = WeatherWorker(app)
+    with (
+        patch("weather_app.worker.give_up_stopping_after") as give_up,
+        patch("faust.Worker.stop", AsyncMock()),
+    ):
+        await worker.stop()
+        await worker.stop()
+    give_up.assert_called_once_with(settings.stream.stop_timeout_seconds, settings.kafka.broker)

@@ -188,3 +188,23 @@ async def test_only_exactly_once_sends_through_faust_s_producer(in_transaction: 
 
 def test_faust_s_producer_still_hands_out_its_aiokafka_producer():
     assert callable(AiokafkaProducer._ensure_producer)
+
+
+async def test_a_caller_cancelled_while_the_producer_stops_is_cancelled():
+    producer = idempotent_producer()
+
+    async def sender_routine() -> None:  # outlasts the cancellations of abandon and of stop()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            try:
+                await asyncio.sleep(0.5)
+            except asyncio.CancelledError:
+                await asyncio.sleep(0.5)
+
+    await run_as_sender(producer, sender_routine())
+    abandoning = asyncio.ensure_future(abandon_unwritten(producer, GONE, 0.05))
+    await asyncio.sleep(0.2)  # in stop(), waiting for the sender
+    abandoning.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await abandoning
