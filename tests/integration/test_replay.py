@@ -236,11 +236,8 @@ async def create_topic(broker: str, name: str, configs: dict[str, str]) -> None:
         await admin.close()
 
 
-def test_replay_stops_with_one_line_when_the_broker_goes_away_mid_replay(
-    app_env: AppEnv, kafka_service: ScriptService
-):
-    # Enough readings that the replay still runs when the broker is gone (about 15 s of work).
-    app_env.extra["KAFKA_SESSION_TIMEOUT"] = "6"
+def start_a_long_replay(app_env: AppEnv) -> Process:
+    """A replay of enough readings that it runs about 15 s, once it has shown its progress."""
     assert run_command(app_env, "create-topics").returncode == 0
     observed = datetime.now(UTC) - timedelta(hours=1)
     values = (
@@ -257,6 +254,35 @@ def test_replay_stops_with_one_line_when_the_broker_goes_away_mid_replay(
     )
     try:
         wait_until(lambda: "re-published" in replay.log(), 60, "the replay's first progress line")
+    except BaseException:
+        replay.stop()
+        raise
+    return replay
+
+
+def test_an_interrupted_replay_exits_1_saying_so(app_env: AppEnv):
+    # mode's worker takes a command cancelled by SIGINT or SIGTERM (the same path) for a
+    # finished one: it exited 0, as if complete.
+    replay = start_a_long_replay(app_env)
+    try:
+        replay.process.send_signal(signal.SIGINT)
+        wait_until(lambda: not replay.alive(), 60, "the interrupted replay to end")
+    finally:
+        exit_code = replay.stop()
+    log = replay.log()
+    assert exit_code == 1, log[-3000:]
+    assert "Traceback" not in log
+    assert "Unclosed" not in log  # its clients are stopped, however often it is cancelled
+    [line] = [line for line in log.splitlines() if "replay interrupted" in line]
+    assert "replaying the same window again is safe" in line
+
+
+def test_replay_stops_with_one_line_when_the_broker_goes_away_mid_replay(
+    app_env: AppEnv, kafka_service: ScriptService
+):
+    app_env.extra["KAFKA_SESSION_TIMEOUT"] = "6"
+    replay = start_a_long_replay(app_env)
+    try:
         kafka_service.down()
         wait_until(lambda: not replay.alive(), 120, "the replay to give up on the lost broker")
         exit_code = replay.stop()

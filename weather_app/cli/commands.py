@@ -255,6 +255,13 @@ async def replay(self: AppCommand, start: str, end: str | None, cities: tuple[st
         )
     except BrokerUnavailable as error:
         exit_with(str(error))
+    except asyncio.CancelledError:
+        # SIGINT or SIGTERM: mode's worker would take the cancelled command for a finished one
+        # (exit 0), and a script for a complete replay.
+        exit_with(
+            f"replay interrupted before the end of its window ({last_shown} or more readings "
+            "re-published); replaying the same window again is safe"
+        )
     counts = (
         f"({report.invalid} invalid skipped, "
         f"{report.warmed} read before the window to rebuild history)"

@@ -193,8 +193,14 @@ async def replay(
         await abandon_unwritten(producer, gave_up, settings.kafka.session_timeout_seconds)
         raise
     finally:
-        await producer.stop()
-        await consumer.stop()
+        # An interrupted replay is cancelled more than once as it stops: each cancellation would
+        # cut these short, leaving the consumer unclosed.
+        await asyncio.shield(_stop_clients(producer, consumer))
+
+
+async def _stop_clients(producer: AIOKafkaProducer, consumer: AIOKafkaConsumer) -> None:
+    await producer.stop()
+    await consumer.stop()
 
 
 async def replay_partitions(
