@@ -271,7 +271,7 @@ def test_a_worker_asked_to_stop_while_the_broker_is_gone_exits_in_time_and_loses
     app_env.extra.update(
         WEATHER_INTERVAL="1",
         KAFKA_SESSION_TIMEOUT="6",
-        WEATHER_STOP_TIMEOUT="10",
+        WEATHER_STOP_TIMEOUT="5",
         WEATHER_PROCESSING_GUARANTEE=guarantee,
     )
     worker = Worker(app_env)
@@ -290,7 +290,7 @@ def test_a_worker_asked_to_stop_while_the_broker_is_gone_exits_in_time_and_loses
     stopped = [line for line in worker.log().splitlines() if "worker stopped:" in line]
     assert code == 1
     assert any(
-        "a stop in good order took more than 10s (WEATHER_STOP_TIMEOUT" in line for line in stopped
+        "a stop in good order took more than 5s (WEATHER_STOP_TIMEOUT" in line for line in stopped
     ), stopped
     isolation = "read_committed" if guarantee == "exactly_once" else "read_uncommitted"
     second = Worker(app_env, "second")

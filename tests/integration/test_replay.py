@@ -101,7 +101,10 @@ def run_until_more_rounds(env: AppEnv, worker: Worker, rounds: int) -> None:
 def test_replay_across_worker_restarts_equals_the_first_live_enrichment(
     app_env: AppEnv, guarantee: str, capsys
 ):
-    app_env.extra.update(WEATHER_INTERVAL="1", WEATHER_PROCESSING_GUARANTEE=guarantee)
+    # A short session: the third worker's group forgets the SIGKILLed second one in 6 s, not 30.
+    app_env.extra.update(
+        WEATHER_INTERVAL="1", WEATHER_PROCESSING_GUARANTEE=guarantee, KAFKA_SESSION_TIMEOUT="6"
+    )
     # What a downstream reader sees: under exactly_once, committed records only.
     isolation = "read_committed" if guarantee == "exactly_once" else "read_uncommitted"
     # Refused live as future_timestamp (5 min 20 s ahead); by the time replay runs it is less
