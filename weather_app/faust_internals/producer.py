@@ -16,6 +16,8 @@ from aiokafka.structs import RecordMetadata
 from faust.transport.drivers.aiokafka import Producer as AiokafkaProducer
 from faust.types import AppT
 
+from weather_app.broker.outbox import Producer
+
 
 async def abandon_unwritten(producer: AIOKafkaProducer, error: Exception, within: float) -> None:
     """Fail every record `producer` holds that the broker has not acknowledged, with `error`, and
@@ -85,10 +87,10 @@ class KafkaRecordSender:
         await self._producer.flush()
 
 
-async def record_sender(app: AppT) -> Any:
+async def record_sender(app: AppT) -> Producer:
     """What the enrich agent sends its records to: under exactly_once Faust's transaction
     manager (each record joins its source partition's transaction), else aiokafka's producer."""
     producer = await app.maybe_start_producer()
     if app.in_transaction:
-        return producer
+        return cast(Producer, producer)
     return KafkaRecordSender(cast(AiokafkaProducer, producer)._ensure_producer())
