@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 from models import Sample
 from models.codec import encode_key, encode_record
 from weather_app.errors import BrokerUnavailable
+from weather_app.faust_internals.consumer import stop_consumer
 from weather_app.faust_internals.producer import abandon_unwritten
 from weather_app.rules.admission import CityAdmission
 from weather_app.rules.batch import process_reading
@@ -200,7 +201,7 @@ async def replay(
 
 async def _stop_clients(producer: AIOKafkaProducer, consumer: AIOKafkaConsumer) -> None:
     await producer.stop()
-    await consumer.stop()
+    await stop_consumer(consumer)
 
 
 async def replay_partitions(

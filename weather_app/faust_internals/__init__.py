@@ -7,8 +7,9 @@ events a batch at a time (`batches`), the Prometheus sensor (`sensors`), the tra
 exactly_once (`transactions`), the tables' changelog writes, recovery and RocksDB store
 (`tables`), the leader election topic (`leader`), and of aiokafka 0.14.0 (setup.cfg pins it):
 giving up on a producer's unwritten records, and the enrich agent's records sent to the aiokafka
-producer under Faust's (`producer`). Another version may change any of
-them, so importing this package checks the installed Faust version first.
+producer under Faust's (`producer`), and a consumer stopped while its fetches fail (`consumer`).
+Another version may change any of them, so importing this package checks the installed Faust
+version first.
 """
 
 import faust

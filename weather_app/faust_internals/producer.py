@@ -17,6 +17,7 @@ from faust.transport.drivers.aiokafka import Producer as AiokafkaProducer
 from faust.types import AppT
 
 from weather_app.broker.outbox import Producer
+from weather_app.faust_internals.cancellation import caller_cancelled
 
 
 async def abandon_unwritten(producer: AIOKafkaProducer, error: Exception, within: float) -> None:
@@ -49,8 +50,7 @@ async def abandon_unwritten(producer: AIOKafkaProducer, error: Exception, within
     try:
         await producer.stop()
     except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():  # the caller is being cancelled too
+        if caller_cancelled():
             raise
         await producer.client.close()
 
