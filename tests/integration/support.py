@@ -2,6 +2,7 @@
 test broker, its worker and commands, raw readings, InfluxDB and Telegraf helpers."""
 
 import os
+import signal
 import subprocess
 import urllib.error
 import urllib.request
@@ -33,6 +34,18 @@ def wait_until(
     if not result:
         pytest.fail(f"timed out after {timeout}s waiting for {what}")
     return result
+
+
+def interrupt(command: Process) -> tuple[int, str]:
+    """Ctrl-C `command` (SIGINT) and wait for it to end: its exit code and log."""
+    try:
+        command.process.send_signal(signal.SIGINT)
+        wait_until(lambda: not command.alive(), 60, "the interrupted command to end")
+    finally:
+        exit_code = command.stop()
+    log = command.log()
+    assert "Traceback" not in log
+    return exit_code, log
 
 
 def unique_name(prefix: str) -> str:

@@ -8,7 +8,8 @@ import orjson
 
 from models import ENRICHED_FIELDS
 from tests.harness.kafka import partition_count, read_topic
-from tests.integration.support import AppEnv, Worker, run_command
+from tests.harness.processes import Process, faust
+from tests.integration.support import AppEnv, Worker, interrupt, run_command, wait_until
 from weather_app.rules.timestamps import parse_rfc3339
 from weather_app.sources.cities import DEFAULT_CITIES
 
@@ -96,6 +97,27 @@ def test_produce_publishes_one_reading_per_city_per_round(app_env: AppEnv):
     assert re.search(
         rf"^{re.escape(app_env.raw_topic)}\s+4\s+{3 * len(CITIES)}$", listing.stdout, re.MULTILINE
     ), listing.stdout
+
+
+def test_an_interrupted_produce_exits_1_saying_how_many_rounds_it_published(app_env: AppEnv):
+    # mode's worker takes a command cancelled by SIGINT or SIGTERM (the same path) for a
+    # finished one: it exited 0, and a script took a partial run for a complete one.
+    produce = Process(
+        faust("produce", "--num", "1000", "--interval", "0.2"),
+        app_env.workdir / "produce.log",
+        app_env.variables(),
+        app_env.workdir,
+    )
+    try:
+        wait_until(lambda: "round 2/1000" in produce.log(), 60, "two rounds published")
+    except BaseException:
+        produce.stop()
+        raise
+    exit_code, log = interrupt(produce)
+    assert exit_code == 1, log[-3000:]
+    published = max(int(n) for n in re.findall(r"round (\d+)/1000:", log))
+    [line] = [line for line in log.splitlines() if "produce interrupted" in line]
+    assert f"after {published} of 1000 rounds" in line
 
 
 def test_produce_forces_rain_a_storm_and_dry_weather_through_the_raw_topic_and_the_worker(

@@ -96,40 +96,54 @@ async def produce(
     except CityConfigError as error:
         exit_with(f"produce --city: {error}", code=2)
     await prepare_or_exit()
-    async with AsyncExitStack() as stack:
-        # Forced readings are simulated: no fetcher, no API session, no quota line.
-        fetcher = None if scenario else await stack.enter_async_context(WeatherFetcher(settings))
-        for round_number in range(1, num + 1):
-            now = datetime.now(UTC)
-            if fetcher is not None:
-                readings = await fetcher.fetch_all(now, cities)
-            else:
-                assert scenario is not None
-                readings = forced_readings(
-                    cities or settings.stream.cities,
-                    now,
-                    settings.stream.simulation_seed,
-                    scenario,
-                )
-            result = await publish_round(
-                readings,
-                send_raw,
-                topic=settings.stream.raw_topic,
-                deadline=time.monotonic() + PRODUCE_DELIVERY_SECONDS,
+    finished = 0
+    try:
+        async with AsyncExitStack() as stack:
+            # Forced readings are simulated: no fetcher, no API session, no quota line.
+            fetcher = (
+                None if scenario else await stack.enter_async_context(WeatherFetcher(settings))
             )
-            self.say(
-                f"round {round_number}/{num}: {len(result.delivered)} of {len(readings)} "
-                f"readings delivered -> {settings.stream.raw_topic}"
-                + (f" (forced {scenario})" if scenario else "")
-            )
-            if undelivered := len(readings) - len(result.delivered):
-                exit_with(
-                    f"produce: {undelivered} of {len(readings)} readings of round {round_number} "
-                    f"were not delivered to {settings.stream.raw_topic} "
-                    "(the warning above says why)"
+            for round_number in range(1, num + 1):
+                now = datetime.now(UTC)
+                if fetcher is not None:
+                    readings = await fetcher.fetch_all(now, cities)
+                else:
+                    assert scenario is not None
+                    readings = forced_readings(
+                        cities or settings.stream.cities,
+                        now,
+                        settings.stream.simulation_seed,
+                        scenario,
+                    )
+                result = await publish_round(
+                    readings,
+                    send_raw,
+                    topic=settings.stream.raw_topic,
+                    deadline=time.monotonic() + PRODUCE_DELIVERY_SECONDS,
                 )
-            if round_number < num and interval:
-                await asyncio.sleep(interval)
+                self.say(
+                    f"round {round_number}/{num}: {len(result.delivered)} of {len(readings)} "
+                    f"readings delivered -> {settings.stream.raw_topic}"
+                    + (f" (forced {scenario})" if scenario else "")
+                )
+                if undelivered := len(readings) - len(result.delivered):
+                    exit_with(
+                        f"produce: {undelivered} of {len(readings)} readings of round "
+                        f"{round_number} were not delivered to {settings.stream.raw_topic} "
+                        "(the warning above says why)"
+                    )
+                finished = round_number
+                if round_number < num and interval:
+                    await asyncio.sleep(interval)
+    except asyncio.CancelledError:
+        # SIGINT or SIGTERM: mode's worker would take the cancelled command for a finished one
+        # (exit 0), and a script for every round published. A SystemExit raised here is lost
+        # while mode's worker stops (it exited 0 all the same); each round shown was delivered.
+        exit_with(
+            f"produce interrupted after {finished} of {num} rounds "
+            "(the round under way may be partly published)",
+            immediately=True,
+        )
 
 
 @app.command(
