@@ -8,16 +8,18 @@ that offsets depend on: it skips events of an earlier consumer generation or tak
 flow is stopped (a rebalance seeks their partitions back to the committed offsets), and tracks
 the rest as unacknowledged, so that the consumer commits past none of them before they are
 acknowledged (`ack_when_handled`) and waits for them when it stops; the sensors hear of them a
-partition's batch at a time (weather_app.faust_internals.sensors).
+partition's batch at a time (weather_app.faust_internals.sensors). `acknowledge` acks a batch's
+events in one step.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 from faust import Stream, StreamT
 from faust.types import TP, EventT, Message
-from mode.utils.futures import maybe_async
+from faust.types.tuples import ack_lock
+from mode.utils.futures import maybe_async, notify
 from mode.utils.queues import ThrowableQueue
 
 from weather_app.faust_internals.sensors import report_messages_in
@@ -86,3 +88,45 @@ def _take_queued(
 ) -> None:
     while len(events) < max_events and not queue.empty():
         events.append(queue.get_nowait())
+
+
+def acknowledge(events: Sequence[EventT[Any]]) -> None:
+    """`event.ack()` for each of `events`, as one step.
+
+    Per event, Faust's `Event.ack` -> `Message.ack` -> `ConsumerMessage.on_final_ack` ->
+    `Consumer.ack` takes the reentrant `ack_lock` three times and wakes the consumer's ack waiter;
+    here the lock is taken and the waiter woken once a batch, and each message gets the same
+    bookkeeping: its reference dropped, and on the last one marked acked and its offset recorded
+    as safe to commit (unless its topic is not acked or the offset is below the committed one).
+    The events are the consumer's `ConsumerMessage`s, and the transport does not override
+    `Consumer.ack` (both pinned in the unit tests).
+    """
+    if not events:
+        return
+    consumer = cast(Any, events[0].app.consumer)
+    acks_enabled_for = consumer.app.topics.acks_enabled_for
+    committed_offsets = consumer._committed_offset
+    acked_indexes = consumer._acked_index
+    acked_offsets = consumer._acked
+    unacked = consumer._unacked_messages
+    with ack_lock:
+        for event in events:
+            message = event.message
+            if message.acked:
+                continue
+            message.refcount = max(message.refcount - 1, 0)
+            if message.refcount:
+                continue
+            message.acked = True
+            tp, offset = message.tp, message.offset
+            if not acks_enabled_for(message.topic):
+                continue
+            committed = committed_offsets[tp]
+            if committed is None or offset >= committed:
+                acked_index = acked_indexes[tp]
+                if offset not in acked_index:
+                    unacked.discard(message)
+                    acked_index.add(offset)
+                    acked_offsets[tp].append(offset)
+                    consumer._n_acked += 1
+        notify(consumer._waiting_for_ack)

@@ -40,6 +40,7 @@ from faust.types import TP, EventT
 from faust.types.tuples import RecordMetadata
 
 from weather_app.faust_internals import transport
+from weather_app.faust_internals.batches import acknowledge
 
 # Held by the agent for one batch, by the consumer for one commit: a commit happens between two
 # batches, when every record of each acknowledged event has been handed to its transaction.
@@ -57,8 +58,7 @@ async def ack_when_handled(events: Sequence[EventT[Any]]) -> AsyncIterator[None]
     """
     async with _between_batches:
         yield
-        for event in events:
-            event.ack()
+        acknowledge(events)
 
 
 class sending_for:

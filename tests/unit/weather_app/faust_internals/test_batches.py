@@ -6,11 +6,13 @@ from typing import Any, cast
 
 import faust
 import pytest
+from aiokafka import ConsumerRecord
+from faust.transport.consumer import Consumer
 from faust.types import TP, EventT
 from faust.types.tuples import ConsumerMessage
 
 from weather_app.faust_internals import transport
-from weather_app.faust_internals.batches import take_batches
+from weather_app.faust_internals.batches import acknowledge, take_batches
 from weather_app.faust_internals.sensors import BatchPrometheusMonitor
 
 RAW = TP("raw", 0)
@@ -122,3 +124,51 @@ async def test_the_batches_end_when_the_stream_stops(app, stream):
     await stream.channel.throw(StopAsyncIteration())  # what Faust does when the stream stops
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(waiting, 1.0)
+
+
+def a_batch_of_every_kind(app: faust.App, partition: int) -> list[EventT[Any]]:
+    """Events on `partition` of RAW, and of a topic not acked, in each state `ack` meets."""
+    consumer = cast(Any, app.consumer)
+    consumer._committed_offset[TP(RAW.topic, partition)] = 1
+    events = [event(app, offset, tp=TP(RAW.topic, partition)) for offset in range(6)]
+    events.append(event(app, 6, tp=TP("not-acked", partition)))
+    events.append(event(app, 5, tp=TP(RAW.topic, partition)))  # an offset acked already
+    for each in events:
+        each.message.refcount = 1
+        consumer._unacked_messages.add(each.message)
+    events[2].message.refcount = 2  # held by a second stream as well
+    events[3].message.acked = True
+    return events
+
+
+def books(app: faust.App, partition: int, events: list[EventT[Any]]) -> Any:
+    consumer = cast(Any, app.consumer)
+    tp = TP(RAW.topic, partition)
+    return (
+        consumer._acked[tp],
+        consumer._acked_index[tp],
+        [(each.message.acked, each.message.refcount) for each in events],
+        [each.message in consumer._unacked_messages for each in events],
+    )
+
+
+async def test_acknowledge_keeps_the_books_as_faust_acking_each_event_does(app):
+    cast(Any, app.topics)._acking_topics.add(RAW.topic)
+    consumer = cast(Any, app.consumer)
+    by_faust, by_batch = a_batch_of_every_kind(app, 0), a_batch_of_every_kind(app, 1)
+    for each in by_faust:
+        each.ack()
+    acked_by_faust = consumer._n_acked
+    waiting = consumer._waiting_for_ack = asyncio.get_running_loop().create_future()
+    acknowledge(by_batch)
+    assert books(app, 1, by_batch) == books(app, 0, by_faust)
+    assert consumer._n_acked == 2 * acked_by_faust == 6  # offsets 1, 4 and 5 of each
+    assert waiting.done()  # a commit waiting for acks hears of them
+
+
+def test_the_consumer_acks_and_makes_messages_as_acknowledge_expects(app):
+    consumer = app.consumer
+    assert type(consumer).ack is Consumer.ack
+    record = ConsumerRecord(RAW.topic, 0, 7, 0, 0, b"k", b"v", None, 1, 1, ())
+    message = cast(Any, consumer)._to_message(RAW, record)
+    assert type(message) is ConsumerMessage

@@ -10,6 +10,7 @@ import pytest
 from faust.assignor import PartitionAssignor
 from faust.streams import _current_event
 from faust.types import TP
+from faust.types.tuples import ConsumerMessage
 
 from weather_app.faust_internals import transactions, transport
 
@@ -119,7 +120,7 @@ async def test_a_commit_waits_for_the_batch_in_progress(app, monkeypatch):
         return True
 
     monkeypatch.setattr(transport.Consumer, "commit", commit)
-    async with transactions.ack_when_handled([cast(Any, AckedEvent(RAW))]):
+    async with transactions.ack_when_handled([consumed_event(app, RAW)]):
         commit_task = asyncio.ensure_future(app.consumer.commit())
         await asyncio.sleep(0.05)
         assert not committed.is_set()
@@ -147,26 +148,22 @@ async def test_a_rebalance_commits_the_acked_offsets_before_faust_forgets_them(a
     assert commits == [{RAW: 8}, {RAW: None}]
 
 
-class AckedEvent(Event):
-    def __init__(self, tp: TP) -> None:
-        super().__init__(tp)
-        self.acked = False
-
-    def ack(self) -> bool:
-        self.acked = True
-        return True
+def consumed_event(app: faust.App, tp: TP, offset: int = 0) -> Any:
+    message = ConsumerMessage(tp.topic, tp.partition, offset, 0.0, 0, None, b"k", b"v", None)
+    message.refcount = 1  # held by one stream
+    return app.create_event(b"k", b"v", None, message)
 
 
-async def test_a_handled_batch_is_acknowledged_event_by_event():
-    events: list[Any] = [AckedEvent(RAW), AckedEvent(RAW)]
+async def test_a_handled_batch_is_acknowledged(app):
+    events = [consumed_event(app, RAW, 0), consumed_event(app, RAW, 1)]
     async with transactions.ack_when_handled(events):
-        assert not any(event.acked for event in events)
-    assert all(event.acked for event in events)
+        assert not any(event.message.acked for event in events)
+    assert all(event.message.acked for event in events)
 
 
-async def test_a_batch_whose_handling_failed_is_never_acknowledged():
-    events: list[Any] = [AckedEvent(RAW), AckedEvent(RAW)]
+async def test_a_batch_whose_handling_failed_is_never_acknowledged(app):
+    events = [consumed_event(app, RAW, 0), consumed_event(app, RAW, 1)]
     with pytest.raises(RuntimeError):
         async with transactions.ack_when_handled(events):
             raise RuntimeError("delivery failed")
-    assert not any(event.acked for event in events)
+    assert not any(event.message.acked for event in events)
