@@ -95,15 +95,17 @@ async def produce(
         cities = choose_cities(settings.stream.cities, city_names) if city_names else None
     except CityConfigError as error:
         exit_with(f"produce --city: {error}", code=2)
-    await prepare_or_exit()
     finished = 0
+    in_round = False
     try:
+        await prepare_or_exit()
         async with AsyncExitStack() as stack:
             # Forced readings are simulated: no fetcher, no API session, no quota line.
             fetcher = (
                 None if scenario else await stack.enter_async_context(WeatherFetcher(settings))
             )
             for round_number in range(1, num + 1):
+                in_round = True
                 now = datetime.now(UTC)
                 if fetcher is not None:
                     readings = await fetcher.fetch_all(now, cities)
@@ -132,16 +134,17 @@ async def produce(
                         f"{round_number} were not delivered to {settings.stream.raw_topic} "
                         "(the warning above says why)"
                     )
-                finished = round_number
+                finished, in_round = round_number, False
                 if round_number < num and interval:
                     await asyncio.sleep(interval)
     except asyncio.CancelledError:
         # SIGINT or SIGTERM: mode's worker would take the cancelled command for a finished one
-        # (exit 0), and a script for every round published. A SystemExit raised here is lost
-        # while mode's worker stops (it exited 0 all the same); each round shown was delivered.
+        # (exit 0), and a script for every round published. Exiting by exception here, the
+        # code was lost while mode's worker stopped (exit 0 all the same): it exits at once.
+        # Each round shown was delivered.
         exit_with(
-            f"produce interrupted after {finished} of {num} rounds "
-            "(the round under way may be partly published)",
+            f"produce interrupted after {finished} of {num} rounds"
+            + (f" (round {finished + 1} may be partly published)" if in_round else ""),
             immediately=True,
         )
 

@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from faust import Stream, StreamT
 from faust.types import TP, EventT, Message
-from faust.types.tuples import ack_lock
+from faust.types.tuples import ConsumerMessage, ack_lock
 from mode.utils.futures import maybe_async, notify
 from mode.utils.queues import ThrowableQueue
 
@@ -95,11 +95,11 @@ def acknowledge(events: Sequence[EventT[Any]]) -> None:
 
     Per event, Faust's `Event.ack` -> `Message.ack` -> `ConsumerMessage.on_final_ack` ->
     `Consumer.ack` takes the reentrant `ack_lock` three times and wakes the consumer's ack waiter;
-    here the lock is taken and the waiter woken once a batch, and each message gets the same
-    bookkeeping: its reference dropped, and on the last one marked acked and its offset recorded
-    as safe to commit (unless its topic is not acked or the offset is below the committed one).
-    The events are the consumer's `ConsumerMessage`s, and the transport does not override
-    `Consumer.ack` (both pinned in the unit tests).
+    here the lock is taken and the waiter woken once a batch, and each `ConsumerMessage` gets the
+    same bookkeeping: its reference dropped, and on the last one marked acked and its offset
+    recorded as safe to commit (unless its topic is not acked or the offset is below the committed
+    one). The transport's messages are `ConsumerMessage`s and it does not override `Consumer.ack`
+    (both pinned in the unit tests); any other message is acked by Faust as before.
     """
     if not events:
         return
@@ -112,6 +112,9 @@ def acknowledge(events: Sequence[EventT[Any]]) -> None:
     with ack_lock:
         for event in events:
             message = event.message
+            if type(message) is not ConsumerMessage:  # e.g. an agent's test context
+                message.ack(consumer)
+                continue
             if message.acked:
                 continue
             message.refcount = max(message.refcount - 1, 0)
