@@ -48,6 +48,18 @@ def interrupt(command: Process) -> tuple[int, str]:
     return exit_code, log
 
 
+def start_command(env: "AppEnv", shown: str, *args: str) -> Process:
+    """`faust -A weather_app args...` running, once its log shows `shown` (stopped if it never
+    does); its log is `<command>.log` in the test's directory."""
+    command = Process(faust(*args), env.workdir / f"{args[0]}.log", env.variables(), env.workdir)
+    try:
+        wait_until(lambda: shown in command.log(), 60, f"{args[0]} to print {shown!r}")
+    except BaseException:
+        command.stop()
+        raise
+    return command
+
+
 def unique_name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 

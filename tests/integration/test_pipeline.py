@@ -8,8 +8,7 @@ import orjson
 
 from models import ENRICHED_FIELDS
 from tests.harness.kafka import partition_count, read_topic
-from tests.harness.processes import Process, faust
-from tests.integration.support import AppEnv, Worker, interrupt, run_command, wait_until
+from tests.integration.support import AppEnv, Worker, interrupt, run_command, start_command
 from weather_app.rules.timestamps import parse_rfc3339
 from weather_app.sources.cities import DEFAULT_CITIES
 
@@ -102,18 +101,9 @@ def test_produce_publishes_one_reading_per_city_per_round(app_env: AppEnv):
 def test_an_interrupted_produce_exits_1_saying_how_many_rounds_it_published(app_env: AppEnv):
     # mode's worker takes a command cancelled by SIGINT or SIGTERM (the same path) for a
     # finished one: it exited 0, and a script took a partial run for a complete one.
-    produce = Process(
-        faust("produce", "--num", "1000", "--interval", "0.2"),
-        app_env.workdir / "produce.log",
-        app_env.variables(),
-        app_env.workdir,
+    exit_code, log = interrupt(
+        start_command(app_env, "round 2/1000", "produce", "--num", "1000", "--interval", "0.2")
     )
-    try:
-        wait_until(lambda: "round 2/1000" in produce.log(), 60, "two rounds published")
-    except BaseException:
-        produce.stop()
-        raise
-    exit_code, log = interrupt(produce)
     assert exit_code == 1, log[-3000:]
     published = max(int(n) for n in re.findall(r"round (\d+)/1000:", log))
     [line] = [line for line in log.splitlines() if "produce interrupted" in line]

@@ -13,8 +13,15 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
 
 from models.codec import encode_key
 from tests.harness.kafka import produce, read_topic
-from tests.harness.processes import Process, ScriptService, faust
-from tests.integration.support import AppEnv, Worker, interrupt, run_command, wait_until
+from tests.harness.processes import Process, ScriptService
+from tests.integration.support import (
+    AppEnv,
+    Worker,
+    interrupt,
+    run_command,
+    start_command,
+    wait_until,
+)
 from weather_app.rules.timestamps import format_rfc3339
 from weather_app.sources.cities import DEFAULT_CITIES
 
@@ -249,18 +256,7 @@ def start_a_long_replay(app_env: AppEnv) -> Process:
         for city in CITIES
     )
     asyncio.run(produce(app_env.broker, app_env.raw_topic, values))
-    replay = Process(
-        faust("replay", "--from", "0"),
-        app_env.workdir / "replay.log",
-        app_env.variables(),
-        app_env.workdir,
-    )
-    try:
-        wait_until(lambda: "re-published" in replay.log(), 60, "the replay's first progress line")
-    except BaseException:
-        replay.stop()
-        raise
-    return replay
+    return start_command(app_env, "re-published", "replay", "--from", "0")
 
 
 def test_an_interrupted_replay_exits_1_saying_so(app_env: AppEnv):
