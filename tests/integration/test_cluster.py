@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
@@ -104,6 +104,49 @@ def arrivals(broker: str, topic: str) -> Iterator[list[tuple[float, ConsumerReco
         follower.join(30)
 
 
+async def _end_offsets(broker: str, topic: str, isolation: str) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker, isolation_level=isolation)
+    await consumer.start()  # with its metadata
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    return {tp.partition: offset for tp, offset in ends.items()}
+
+
+async def _committed(broker: str, group: str) -> dict[tuple[str, int], int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
+
+
+def where_missing_readings_are(env: AppEnv, missing: Counter[Any]) -> str:
+    """Where the raw readings that were never enriched sit, against the group's committed offsets,
+    and each enriched partition's last stable offset against its high watermark (an open or
+    hanging transaction holds the first back)."""
+    records = read_topic(env.broker, env.raw_topic, lambda r: False, 3)
+    places = sorted(
+        (record.partition, record.offset)
+        for record, reading in zip(records, observed(records), strict=True)
+        if reading in missing
+    )
+    committed = asyncio.run(_committed(env.broker, env.app_id))
+    stable = asyncio.run(_end_offsets(env.broker, env.enriched_topic, "read_committed"))
+    high = asyncio.run(_end_offsets(env.broker, env.enriched_topic, "read_uncommitted"))
+    held_back = {p: (stable[p], high[p]) for p in sorted(high) if stable.get(p) != high[p]}
+    raw_committed = {p: o for (t, p), o in sorted(committed.items()) if t == env.raw_topic}
+    return (
+        f"missing raw (partition, offset): {places}\n"
+        f"group's committed raw offsets: {raw_committed}\n"
+        f"enriched partitions whose last stable offset lags the high watermark: {held_back}"
+    )
+
+
 def test_a_broker_killed_mid_stream_loses_and_repeats_nothing(
     kafka_cluster: KafkaCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -153,7 +196,10 @@ def test_a_broker_killed_mid_stream_loses_and_repeats_nothing(
             missing = raw - readings(env.broker, env.enriched_topic, "read_committed")
             pytest.fail(
                 f"{missing.total()} raw readings not enriched (read_committed) after 120 s, "
-                f"e.g. {sorted(missing)[:5]}; broker {victim} killed\n"
+                f"e.g. {sorted(missing)[:5]}; broker {victim} killed; workers' exit codes "
+                f"{[worker.process.poll() for worker in workers]}\n"
+                + where_missing_readings_are(env, missing)
+                + "\n"
                 + "\n".join(f"{w.log_path.name}:\n{w.tail(40)}" for w in workers)
             )
         assert [worker.process.poll() for worker in workers] == [None, None]
