@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from tests.harness.paths import cache_dir
 from tests.harness.ports import free_port, free_port_run
 from tests.harness.processes import ScriptService
+from weather_app.faust_internals.consumer import stop_consumer
 
 PARTITIONS = 6  # the app's partition count, for the topics created here
 
@@ -162,7 +163,7 @@ async def _read_topic(
             for partition_records in batch.values():
                 records.extend(partition_records)
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
     return records
 
 
@@ -207,5 +208,5 @@ async def read_all(broker: str, topic: str, partitions: int = PARTITIONS) -> Rec
                 if await consumer.position(tp) >= end[tp]:
                     remaining.discard(tp)
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
     return records

@@ -21,6 +21,7 @@ from tests.harness.waiting import poll
 from tests.integration.support import AppEnv, Worker, wait_until
 from tests.integration.test_faults import CITIES, observed
 from tests.integration.test_operations import city_documents
+from weather_app.faust_internals.consumer import stop_consumer
 
 
 async def _replication(broker: str, topics: list[str]) -> dict[str, tuple[int, str]]:
@@ -92,7 +93,7 @@ def arrivals(broker: str, topic: str) -> Iterator[list[tuple[float, ConsumerReco
                 now = time.monotonic()
                 seen.extend((now, record) for records in batch.values() for record in records)
         finally:
-            await consumer.stop()
+            await stop_consumer(consumer)
 
     follower = threading.Thread(target=asyncio.run, args=(follow(),), daemon=True)
     follower.start()
@@ -111,7 +112,7 @@ async def _end_offsets(broker: str, topic: str, isolation: str) -> dict[int, int
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         ends = await consumer.end_offsets(partitions)
     finally:
-        await consumer.stop()
+        await stop_consumer(consumer)
     return {tp.partition: offset for tp, offset in ends.items()}
 
 
