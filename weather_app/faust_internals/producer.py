@@ -1,5 +1,13 @@
-"""The aiokafka producer, beside Faust's: giving up on what it has not written yet, and the enrich
-agent's records sent to it without Faust's per-record wrapper (`record_sender`).
+"""The aiokafka producer, beside Faust's: giving up on what it has not written yet, the enrich
+agent's records sent to it without Faust's per-record wrapper (`record_sender`), and Faust's
+transactional producers kept alive through a broker's death (`FaustProducer`).
+
+aiokafka 0.14's sender retries a coordinator lookup that finds no coordinator or no connection,
+but not one whose connection the broker closed while it waited for the answer
+(`Sender._find_coordinator` raises KafkaError for any other error): that ends the sender's task,
+every later send and commit of that transactional producer fails, and the worker stopped when a
+broker died as it looked up a transaction or group coordinator (`test_cluster.py`, once in 17
+runs). `FaustProducer` makes them with a sender that retries any retriable error there.
 
 aiokafka 0.14's idempotent producer never expires a batch: `SendProduceReqHandler._can_retry`
 retries an expired one whenever a transaction manager exists, which idempotence creates. Its
@@ -12,12 +20,45 @@ from collections.abc import Coroutine
 from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from aiokafka.producer.sender import Sender
 from aiokafka.structs import RecordMetadata
 from faust.transport.drivers.aiokafka import Producer as AiokafkaProducer
 from faust.types import AppT
 
 from weather_app.broker.outbox import Producer
 from weather_app.faust_internals.cancellation import caller_cancelled
+
+
+class _CoordinatorRetryingSender(Sender):
+    async def _find_coordinator(self, coordinator_type: Any, coordinator_key: str) -> int:
+        while True:
+            try:
+                return cast(int, await super()._find_coordinator(coordinator_type, coordinator_key))
+            except KafkaError as error:
+                if not getattr(error.__cause__, "retriable", False):
+                    raise
+            await self.client.force_metadata_update()
+            await asyncio.sleep(self._retry_backoff)
+
+
+class CoordinatorRetryingProducer(AIOKafkaProducer):
+    """aiokafka's producer whose sender retries a coordinator lookup that failed on a retriable
+    error (a connection the broker closed)."""
+
+    def __init__(self, **configs: Any) -> None:
+        super().__init__(**configs)
+        # The sender is made inside aiokafka's __init__; only this method differs.
+        self._sender.__class__ = _CoordinatorRetryingSender
+
+
+class FaustProducer(AiokafkaProducer):
+    """Faust's aiokafka producer, making its producers (the transactional ones under
+    exactly_once) as `CoordinatorRetryingProducer`s."""
+
+    @property
+    def _producer_type(self) -> type[AIOKafkaProducer]:
+        return CoordinatorRetryingProducer
 
 
 async def abandon_unwritten(producer: AIOKafkaProducer, error: Exception, within: float) -> None:

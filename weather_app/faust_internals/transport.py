@@ -49,6 +49,7 @@ from faust.types import TP, Message
 from mode import Service, ServiceT
 
 from weather_app.faust_internals.delivery import Delivery
+from weather_app.faust_internals.producer import FaustProducer
 
 logger = logging.getLogger(__name__)
 
@@ -352,3 +353,4 @@ class Consumer(faust_aiokafka.Consumer):
 
 class Transport(faust_aiokafka.Transport):
     Consumer = Consumer
+    Producer = FaustProducer

@@ -8,14 +8,26 @@ from types import SimpleNamespace
 from typing import Any, cast
 from unittest.mock import AsyncMock
 
+import faust
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
-from aiokafka.producer.sender import SendProduceReqHandler
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    UnsupportedVersionError,
+)
+from aiokafka.producer.sender import CoordinationType, SendProduceReqHandler
 from faust.transport.drivers.aiokafka import Producer as AiokafkaProducer
 from faust.types import AppT
 
-from weather_app.faust_internals.producer import KafkaRecordSender, abandon_unwritten, record_sender
+from weather_app.faust_internals import transport
+from weather_app.faust_internals.producer import (
+    CoordinatorRetryingProducer,
+    KafkaRecordSender,
+    abandon_unwritten,
+    record_sender,
+)
 
 EXPIRED = SimpleNamespace(expired=lambda: True)
 TP = TopicPartition("weather", 0)
@@ -208,3 +220,71 @@ async def test_a_caller_cancelled_while_the_producer_stops_is_cancelled():
     abandoning.cancel()
     with pytest.raises(asyncio.CancelledError):
         await abandoning
+
+
+class CoordinatorLookups:
+    """A client whose coordinator lookups fail with `errors` in turn, then find node 2."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.lookups = 0
+
+    async def coordinator_lookup(self, coordinator_type: Any, key: str) -> int:
+        self.lookups += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return 2
+
+    async def ready(self, node_id: int, group: Any = None) -> bool:
+        return True
+
+    def force_metadata_update(self) -> "asyncio.Future[bool]":
+        updated = asyncio.get_running_loop().create_future()
+        updated.set_result(True)
+        return updated
+
+
+def closed_while_waiting() -> KafkaConnectionError:
+    return KafkaConnectionError("Connection at 127.0.0.1:9 closed")
+
+
+async def find_coordinator(producer: AIOKafkaProducer, client: CoordinatorLookups) -> int:
+    producer._sender.client = client
+    return cast(int, await producer._sender._find_coordinator(CoordinationType.GROUP, "group"))
+
+
+async def test_aiokafka_gives_up_a_coordinator_lookup_whose_connection_the_broker_closed():
+    # Its sender's task ends with this error, and the transactional producer with it. The day
+    # aiokafka retries it, CoordinatorRetryingProducer can go.
+    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9", transactional_id="t")
+    with pytest.raises(KafkaError) as raised:
+        await find_coordinator(producer, CoordinatorLookups(closed_while_waiting()))
+    assert isinstance(raised.value.__cause__, KafkaConnectionError)
+
+
+async def test_a_coordinator_lookup_whose_connection_the_broker_closed_is_tried_again():
+    producer = CoordinatorRetryingProducer(
+        bootstrap_servers="127.0.0.1:9", transactional_id="t", retry_backoff_ms=1
+    )
+    client = CoordinatorLookups(closed_while_waiting(), closed_while_waiting())
+    assert await find_coordinator(producer, client) == 2
+    assert client.lookups == 3
+
+
+async def test_a_coordinator_lookup_that_cannot_succeed_still_fails():
+    producer = CoordinatorRetryingProducer(
+        bootstrap_servers="127.0.0.1:9", transactional_id="t", retry_backoff_ms=1
+    )
+    client = CoordinatorLookups(UnsupportedVersionError())
+    with pytest.raises(KafkaError):
+        await find_coordinator(producer, client)
+    assert client.lookups == 1
+
+
+async def test_the_app_s_transport_makes_faust_s_producers_retry_coordinator_lookups():
+    app = faust.App("t", broker="kafka://127.0.0.1:9", processing_guarantee="exactly_once")
+    producer = transport.Transport(app.conf.broker_consumer, app).create_producer()
+    made = cast(AiokafkaProducer, producer)._new_producer(transactional_id="t-1-0")
+    assert isinstance(made, CoordinatorRetryingProducer)
+    client = CoordinatorLookups(closed_while_waiting())
+    assert await find_coordinator(made, client) == 2
