@@ -28,9 +28,9 @@ from weather_app.app import (
 )
 from weather_app.broker.outbox import Outbox, OutgoingRecord
 from weather_app.faust_internals.batches import take_batches
-from weather_app.faust_internals.producer import record_sender
+from weather_app.faust_internals.producer import known_partitions, record_sender
 from weather_app.faust_internals.tables import changelog_record, write_table
-from weather_app.faust_internals.transactions import ack_when_handled, sending_for
+from weather_app.faust_internals.transactions import ack_when_handled, join_transaction_of
 from weather_app.metrics import invalid_messages, published_records, rekeyed_readings
 from weather_app.rules.batch import BatchProcessor
 from weather_app.rules.deadletter import dead_letter
@@ -73,6 +73,11 @@ async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
         stopping=lambda: app.should_stop,
     )
     output = enriched_topic.get_topic_name()
+    # With as many partitions as the raw topic, the producer's partitioner puts a city's record on
+    # the partition its reading came from (the city's home): saying so spares hashing its key.
+    # Under exactly_once the transactional producers send them, so this producer never learns
+    # the topic and the partitioner still picks.
+    to_source_partition = known_partitions(app, output) == settings.stream.partitions
     enriched_count = rekeyed = 0
 
     def held(city: str) -> bool:
@@ -83,32 +88,34 @@ async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
 
     for event in events:
         message = event.message
-        with sending_for(event):  # its records join its partition's transaction (exactly_once)
-            try:
-                reading = decode_raw(event.value, now=now)
-                key = encode_key(reading.city)
-                if message.key != key or message.partition != home_partition(
-                    key, settings.stream.partitions
-                ):
-                    # Enriched here, its table entries would land on a partition that does not
-                    # own the city. Sent again under its city's key, it comes back on the right one.
-                    await outbox.send(OutgoingRecord(message.topic, key, event.value))
-                    rekeyed += 1
-                    continue
-                admission.check(reading.city, held, cities_held)
-            except InvalidReading as invalid:
-                await outbox.send(dead_letter_record(event, invalid.reason, invalid.detail, now))
+        if exactly_once:  # its records join its input partition's transaction
+            join_transaction_of(message.tp)
+        try:
+            reading = decode_raw(event.value, now=now)
+            key = encode_key(reading.city)
+            if message.key != key or message.partition != home_partition(
+                key, settings.stream.partitions
+            ):
+                # Enriched here, its table entries would land on a partition that does not
+                # own the city. Sent again under its city's key, it comes back on the right one.
+                await outbox.send(OutgoingRecord(message.topic, key, event.value))
+                rekeyed += 1
                 continue
-            try:
-                enriched = batch.process(reading, message.partition)
-            except Exception as error:  # a bug must cost one message, not the stream
-                logger.exception("Enriching a valid reading failed")
-                await outbox.send(dead_letter_record(event, PROCESSING_ERROR, repr(error), now))
-                continue
-            await outbox.send(
-                OutgoingRecord(output, key, encode_record(enriched), headers=HEADERS.of(reading))
-            )
-            enriched_count += 1
+            admission.check(reading.city, held, cities_held)
+        except InvalidReading as invalid:
+            await outbox.send(dead_letter_record(event, invalid.reason, invalid.detail, now))
+            continue
+        try:
+            enriched = batch.process(reading, message.partition)
+        except Exception as error:  # a bug must cost one message, not the stream
+            logger.exception("Enriching a valid reading failed")
+            await outbox.send(dead_letter_record(event, PROCESSING_ERROR, repr(error), now))
+            continue
+        partition = message.partition if to_source_partition else None
+        await outbox.send(
+            OutgoingRecord(output, key, encode_record(enriched), partition, HEADERS.of(reading))
+        )
+        enriched_count += 1
     writes = []
     for city, update in batch.updates():
         for table, value in ((history, update.samples), (last_seen, update.last_seen)):

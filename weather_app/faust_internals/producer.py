@@ -128,6 +128,14 @@ class KafkaRecordSender:
         await self._producer.flush()
 
 
+def known_partitions(app: AppT, topic: str) -> int | None:
+    """How many partitions `topic` has in the metadata of the app's (non-transactional) producer;
+    None until that producer has sent to `topic`."""
+    producer = cast(AiokafkaProducer, app.producer)._ensure_producer()
+    partitions = producer.client.cluster.partitions_for_topic(topic)
+    return None if partitions is None else len(partitions)
+
+
 async def record_sender(app: AppT) -> Producer:
     """What the enrich agent sends its records to: under exactly_once Faust's transaction
     manager (each record joins its source partition's transaction), else aiokafka's producer."""

@@ -20,12 +20,13 @@ Three things break that for us (faust-streaming/faust#323):
   before its commit at revocation: the events handled since the last commit are handled again
   after the seek, and where the worker keeps the partition both copies commit together.
 
-Here a record sent for an event (`sending_for`, or Faust's current event) joins the transaction
-of that event's input partition, as in Kafka Streams; a changelog record keeps Faust's mapping
-(the partition it is sent to is the source event's); any other record (timers, web views) goes
-out on the non-transactional producer and is visible at once. A commit waits for the batch in
-progress (`ack_when_handled`); a rebalance first commits what was acked; input partitions resume
-only after the seek (in `weather_app.faust_internals.transport`, for both guarantees).
+Here a record sent for an event (`join_transaction_of` its input partition, or Faust's current
+event) joins the transaction of that event's input partition, as in Kafka Streams; a changelog
+record keeps Faust's mapping (the partition it is sent to is the source event's); any other
+record (timers, web views) goes out on the non-transactional producer and is visible at once. A
+commit waits for the batch in progress (`ack_when_handled`); a rebalance first commits what was
+acked; input partitions resume only after the seek (in `weather_app.faust_internals.transport`,
+for both guarantees).
 """
 
 import asyncio
@@ -55,28 +56,25 @@ async def ack_when_handled(events: Sequence[EventT[Any]]) -> AsyncIterator[None]
 
     If handling raises (or is cancelled), the events are never acknowledged, so their offsets
     are never committed: whichever worker reads their partitions next handles them again.
+    `join_transaction_of` holds until the block ends.
     """
     async with _between_batches:
-        yield
+        token = _source.set(None)
+        try:
+            yield
+        finally:
+            _source.reset(token)
         acknowledge(events)
 
 
-class sending_for:
-    """Records sent in this block belong to the transaction of `event`'s input partition.
+def join_transaction_of(tp: TP) -> None:
+    """Records this task sends from now on belong to the transaction of input partition `tp`,
+    until the next call or the end of the batch (`ack_when_handled`).
 
-    A class, not a generator-based context manager: it is entered once per reading.
+    A call, not a block around each event, which cost the agent 0.9 µs a reading: the batch's
+    end resets it.
     """
-
-    __slots__ = ("_source", "_token")
-
-    def __init__(self, event: EventT[Any]) -> None:
-        self._source = TP(event.message.topic, event.message.partition)
-
-    def __enter__(self) -> None:
-        self._token = _source.set(self._source)
-
-    def __exit__(self, *exc_info: object) -> None:
-        _source.reset(self._token)
+    _source.set(tp)
 
 
 class SourcePartitionTransactionManager(TransactionManager):

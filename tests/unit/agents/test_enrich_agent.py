@@ -87,6 +87,13 @@ def producer():
 
 
 @pytest.fixture(autouse=True)
+def no_producer_metadata():
+    """The app's producer is never started here: it knows no topic's partitions."""
+    with patch("agents.enrich.known_partitions", return_value=None):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def no_pauses():
     with patch("weather_app.broker.outbox.FIRST_PAUSE_SECONDS", 0.001):
         yield
@@ -292,6 +299,54 @@ async def test_table_changelog_records_go_to_the_city_s_home_partition(producer)
         assert set(changelog(producer, table)) == {("Paris", home("Paris")), ("Rome", home("Rome"))}
     assert len(history["Paris"].samples) == 3
     assert last_seen["Rome"].count == 3
+
+
+async def test_under_exactly_once_each_readings_records_join_its_input_partitions_transaction(
+    producer, monkeypatch
+):
+    joined: list[Any] = []
+    sent_in: list[tuple[str, Any]] = []
+    send = producer.send
+
+    async def send_noting_transaction(topic, key, value, partition, timestamp, headers):
+        sent_in.append((topic, joined[-1] if joined else None))
+        return await send(topic, key, value, partition, timestamp, headers)
+
+    monkeypatch.setattr("agents.enrich.exactly_once", True)
+    monkeypatch.setattr("agents.enrich.join_transaction_of", joined.append)
+    monkeypatch.setattr(producer, "send", send_noting_transaction)
+    paris, rome = (home(city) for city in ("Paris", "Rome"))
+    async with enrich_readings.test_context() as agent:
+        await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:00:00Z", 9.0))
+        await put(agent, "Rome", raw_message("Rome", "2026-11-27T12:00:00Z", 15.0))
+        await put(agent, "Rome", b"not json")
+    raw, output, dlq = (t.get_topic_name() for t in (raw_topic, enriched_topic, dlq_topic))
+    assert {(topic, tp.partition) for topic, tp in sent_in if topic in (output, dlq)} == {
+        (output, paris),
+        (output, rome),
+        (dlq, rome),
+    }
+    assert all(tp.topic == raw for _, tp in sent_in)
+
+
+@pytest.mark.parametrize(
+    ("output_partitions", "expected"),
+    [(settings.stream.partitions, "home"), (settings.stream.partitions + 1, None), (None, None)],
+)
+async def test_an_enriched_record_is_sent_to_its_readings_partition_when_the_topics_match(
+    producer, monkeypatch, output_partitions, expected
+):
+    # Where the producer's partitioner would put it; when the topics' partitions differ (or the
+    # producer does not know the enriched topic yet), the partitioner picks.
+    monkeypatch.setattr("agents.enrich.known_partitions", lambda app, topic: output_partitions)
+    async with enrich_readings.test_context() as agent:
+        await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:00:00Z", 9.0))
+        await put(agent, "Rome", raw_message("Rome", "2026-11-27T12:00:00Z", 15.0))
+    output = enriched_topic.get_topic_name()
+    sent = [(orjson.loads(key), part) for to, key, _, part in producer.records if to == output]
+    assert sent == [
+        (city, home(city) if expected == "home" else None) for city in ("Paris", "Rome")
+    ]
 
 
 async def test_an_unknown_city_is_dead_lettered_unless_accepted(producer):

@@ -18,6 +18,7 @@ from aiokafka.errors import (
     UnsupportedVersionError,
 )
 from aiokafka.producer.sender import CoordinationType, SendProduceReqHandler
+from aiokafka.protocol.metadata import MetadataResponse_v0
 from faust.transport.drivers.aiokafka import Producer as AiokafkaProducer
 from faust.types import AppT
 
@@ -26,6 +27,7 @@ from weather_app.faust_internals.producer import (
     CoordinatorRetryingProducer,
     KafkaRecordSender,
     abandon_unwritten,
+    known_partitions,
     record_sender,
 )
 
@@ -196,6 +198,18 @@ async def test_only_exactly_once_sends_through_faust_s_producer(in_transaction: 
         assert isinstance(sender, KafkaRecordSender)
         await sender.send("v2", None, b"{}", None, None, None)
         assert kafka.sent == [("v2", b"{}", None, None, None, None)]
+
+
+async def test_a_topics_partitions_are_known_once_the_producer_has_its_metadata():
+    kafka = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9")
+    app = cast(AppT, SimpleNamespace(producer=SimpleNamespace(_ensure_producer=lambda: kafka)))
+    assert known_partitions(app, "v2") is None
+    partitions = [(0, partition, 1, [1], [1]) for partition in range(12)]
+    kafka.client.cluster.update_metadata(
+        MetadataResponse_v0(brokers=[(1, "127.0.0.1", 9)], topics=[(0, "v2", partitions)])
+    )
+    assert known_partitions(app, "v2") == 12
+    assert known_partitions(app, "raw") is None
 
 
 def test_faust_s_producer_still_hands_out_its_aiokafka_producer():

@@ -63,32 +63,37 @@ class Event:
         self.message = SimpleNamespace(topic=tp.topic, partition=tp.partition, tp=tp)
 
 
-def event_from(tp: TP) -> Any:
-    return Event(tp)
-
-
 async def send(manager: Any, topic: str, partition: int | None = None) -> None:
     await manager.send(topic, b"k", b"v", partition, None, None)
 
 
 async def test_a_record_sent_for_an_event_joins_its_input_partitions_transaction(manager):
     manager, producer = manager
-    with transactions.sending_for(event_from(RAW)):
-        await send(manager, "app-enriched")
+    transactions.join_transaction_of(RAW)
+    await send(manager, "app-enriched")
     # Faust would have picked the transaction of the enriched topic's partition.
     assert producer.calls == [("send", "app-enriched", "app-1-4")]
 
 
 async def test_a_changelog_record_joins_the_transaction_of_the_partition_it_goes_to(manager):
     manager, producer = manager
-    with transactions.sending_for(event_from(RAW)):
-        await send(manager, CHANGELOG, partition=2)
+    transactions.join_transaction_of(RAW)
+    await send(manager, CHANGELOG, partition=2)
     assert producer.calls == [("send", CHANGELOG, "app-1-2")]
+
+
+async def test_the_batchs_input_partition_is_forgotten_when_the_batch_ends(app, manager):
+    manager, producer = manager
+    async with transactions.ack_when_handled([consumed_event(app, RAW)]):
+        transactions.join_transaction_of(RAW)
+        await send(manager, "app-enriched")
+    await send(manager, "app-enriched")  # e.g. a web view's record after the batch
+    assert producer.calls == [("send", "app-enriched", "app-1-4"), ("send", "app-enriched", None)]
 
 
 async def test_a_record_sent_while_faust_handles_an_event_joins_that_events_transaction(manager):
     manager, producer = manager
-    event = event_from(RAW)
+    event: Any = Event(RAW)
     token = _current_event.set(weakref.ref(event))  # what Faust sets around an agent's event
     try:
         await send(manager, "app-dlq")
