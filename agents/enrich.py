@@ -74,9 +74,10 @@ async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
     )
     output = enriched_topic.get_topic_name()
     # With as many partitions as the raw topic, the producer's partitioner puts a city's record on
-    # the partition its reading came from (the city's home): saying so spares hashing its key.
-    # Under exactly_once the transactional producers send them, so this producer never learns
-    # the topic and the partitioner still picks.
+    # the partition its reading came from (the city's home): saying so spares aiokafka listing
+    # the partitions and calling the partitioner. Until the producer's metadata holds the topic
+    # (under exactly_once the transactional producers send these records) the partitioner picks
+    # the same partition.
     to_source_partition = known_partitions(app, output) == settings.stream.partitions
     enriched_count = rekeyed = 0
 

@@ -126,6 +126,10 @@ async def _committed(broker: str, group: str) -> dict[tuple[str, int], int]:
     return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
 
 
+def logs_of(workers: tuple[Worker, ...]) -> str:
+    return "\n".join(f"{w.log_path.name}:\n{w.tail(80)}" for w in workers)
+
+
 def where_missing_readings_are(env: AppEnv, missing: Counter[Any]) -> str:
     """Where the raw readings that were never enriched sit, against the group's committed offsets,
     and each enriched partition's last stable offset against its high watermark (an open or
@@ -139,7 +143,9 @@ def where_missing_readings_are(env: AppEnv, missing: Counter[Any]) -> str:
     committed = asyncio.run(_committed(env.broker, env.app_id))
     stable = asyncio.run(_end_offsets(env.broker, env.enriched_topic, "read_committed"))
     high = asyncio.run(_end_offsets(env.broker, env.enriched_topic, "read_uncommitted"))
-    held_back = {p: (stable[p], high[p]) for p in sorted(high) if stable.get(p) != high[p]}
+    held_back: Any = {p: (stable[p], high[p]) for p in sorted(high) if stable.get(p) != high[p]}
+    if not high:
+        held_back = "(the enriched topic's partitions were not in the metadata)"
     raw_committed = {p: o for (t, p), o in sorted(committed.items()) if t == env.raw_topic}
     return (
         f"missing raw (partition, offset): {places}\n"
@@ -195,15 +201,18 @@ def test_a_broker_killed_mid_stream_loses_and_repeats_nothing(
         )
         if not enriched:
             missing = raw - readings(env.broker, env.enriched_topic, "read_committed")
+            exit_codes, logs = [worker.process.poll() for worker in workers], logs_of(workers)
+            try:
+                where = where_missing_readings_are(env, missing)
+            except Exception as error:  # a broker is dead: what the logs say must not be lost
+                where = f"(where they sit could not be read: {error!r})"
             pytest.fail(
                 f"{missing.total()} raw readings not enriched (read_committed) after 120 s, "
                 f"e.g. {sorted(missing)[:5]}; broker {victim} killed; workers' exit codes "
-                f"{[worker.process.poll() for worker in workers]}\n"
-                + where_missing_readings_are(env, missing)
-                + "\n"
-                + "\n".join(f"{w.log_path.name}:\n{w.tail(40)}" for w in workers)
+                f"{exit_codes}\n{where}\n{logs}"
             )
-        assert [worker.process.poll() for worker in workers] == [None, None]
+        exit_codes = [worker.process.poll() for worker in workers]
+        assert exit_codes == [None, None], f"a worker stopped:\n{logs_of(workers)}"
         # Read after the enriched records, the raw topic holds the source of each of them.
         raw_after = readings(env.broker, env.raw_topic)
     finally:

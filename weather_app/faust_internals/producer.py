@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.producer.sender import Sender
 from aiokafka.structs import RecordMetadata
+from faust.exceptions import NotReady
 from faust.transport.drivers.aiokafka import Producer as AiokafkaProducer
 from faust.types import AppT
 
@@ -130,8 +131,12 @@ class KafkaRecordSender:
 
 def known_partitions(app: AppT, topic: str) -> int | None:
     """How many partitions `topic` has in the metadata of the app's (non-transactional) producer;
-    None until that producer has sent to `topic`."""
-    producer = cast(AiokafkaProducer, app.producer)._ensure_producer()
+    None while that metadata does not hold it (before a first send to it, or once a refresh for
+    the topics the producer sends to has left it out) or the producer is not running."""
+    try:
+        producer = cast(AiokafkaProducer, app.producer)._ensure_producer()
+    except NotReady:
+        return None
     partitions = producer.client.cluster.partitions_for_topic(topic)
     return None if partitions is None else len(partitions)
 

@@ -2,14 +2,16 @@
 
 import asyncio
 import base64
+from types import SimpleNamespace
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
 import orjson
 import pytest
 from aiokafka.errors import KafkaTimeoutError
+from faust.types import TP
 
-from agents.enrich import enrich_readings
+from agents.enrich import enrich_batch, enrich_readings
 from models import ENRICHED_FIELDS
 from models.codec import encode_key
 from weather_app.app import (
@@ -301,6 +303,21 @@ async def test_table_changelog_records_go_to_the_city_s_home_partition(producer)
     assert last_seen["Rome"].count == 3
 
 
+def raw_event(city: str, value: bytes, offset: int) -> Any:
+    """A raw reading's event as the agent's batch holds it, on its city's home partition."""
+    topic, partition = raw_topic.get_topic_name(), home(city)
+    message = SimpleNamespace(
+        topic=topic,
+        partition=partition,
+        tp=TP(topic, partition),
+        key=encode_key(city),
+        value=value,
+        offset=offset,
+        timestamp=0.0,
+    )
+    return SimpleNamespace(message=message, value=value)
+
+
 async def test_under_exactly_once_each_readings_records_join_its_input_partitions_transaction(
     producer, monkeypatch
 ):
@@ -315,18 +332,21 @@ async def test_under_exactly_once_each_readings_records_join_its_input_partition
     monkeypatch.setattr("agents.enrich.exactly_once", True)
     monkeypatch.setattr("agents.enrich.join_transaction_of", joined.append)
     monkeypatch.setattr(producer, "send", send_noting_transaction)
-    paris, rome = (home(city) for city in ("Paris", "Rome"))
-    async with enrich_readings.test_context() as agent:
-        await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:00:00Z", 9.0))
-        await put(agent, "Rome", raw_message("Rome", "2026-11-27T12:00:00Z", 15.0))
-        await put(agent, "Rome", b"not json")
-    raw, output, dlq = (t.get_topic_name() for t in (raw_topic, enriched_topic, dlq_topic))
-    assert {(topic, tp.partition) for topic, tp in sent_in if topic in (output, dlq)} == {
-        (output, paris),
-        (output, rome),
-        (dlq, rome),
-    }
-    assert all(tp.topic == raw for _, tp in sent_in)
+    assert home("Paris") != home("Berlin")
+    batch = [  # one batch, its partitions interleaved as Faust hands them over
+        raw_event("Paris", raw_message("Paris", "2026-11-27T12:00:00Z", 9.0), 0),
+        raw_event("Berlin", raw_message("Berlin", "2026-11-27T12:00:00Z", 5.0), 0),
+        raw_event("Paris", raw_message("Paris", "2026-11-27T12:10:00Z", 9.5), 1),
+        raw_event("Berlin", b"not json", 1),
+    ]
+    await enrich_batch(batch)
+    output, dlq = enriched_topic.get_topic_name(), dlq_topic.get_topic_name()
+    assert [(topic, tp.partition) for topic, tp in sent_in if topic in (output, dlq)] == [
+        (output, home("Paris")),
+        (output, home("Berlin")),
+        (output, home("Paris")),
+        (dlq, home("Berlin")),
+    ]
 
 
 @pytest.mark.parametrize(

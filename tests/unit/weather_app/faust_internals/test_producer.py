@@ -12,6 +12,7 @@ import faust
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import (
+    GroupAuthorizationFailedError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
@@ -210,6 +211,12 @@ async def test_a_topics_partitions_are_known_once_the_producer_has_its_metadata(
     )
     assert known_partitions(app, "v2") == 12
     assert known_partitions(app, "raw") is None
+    await kafka.stop()
+
+
+def test_no_topic_s_partitions_are_known_while_the_producer_is_not_running():
+    faust_producer = faust.App("t", broker="kafka://127.0.0.1:9").producer
+    assert known_partitions(cast(AppT, SimpleNamespace(producer=faust_producer)), "v2") is None
 
 
 def test_faust_s_producer_still_hands_out_its_aiokafka_producer():
@@ -274,6 +281,7 @@ async def test_aiokafka_gives_up_a_coordinator_lookup_whose_connection_the_broke
     with pytest.raises(KafkaError) as raised:
         await find_coordinator(producer, CoordinatorLookups(closed_while_waiting()))
     assert isinstance(raised.value.__cause__, KafkaConnectionError)
+    await producer.stop()
 
 
 async def test_a_coordinator_lookup_whose_connection_the_broker_closed_is_tried_again():
@@ -283,16 +291,27 @@ async def test_a_coordinator_lookup_whose_connection_the_broker_closed_is_tried_
     client = CoordinatorLookups(closed_while_waiting(), closed_while_waiting())
     assert await find_coordinator(producer, client) == 2
     assert client.lookups == 3
+    await producer.stop()
 
 
-async def test_a_coordinator_lookup_that_cannot_succeed_still_fails():
+@pytest.mark.parametrize(
+    ("error", "raised"),
+    # aiokafka raises the second as it is: its transaction code tells it apart.
+    [
+        (UnsupportedVersionError(), KafkaError),
+        (GroupAuthorizationFailedError(), GroupAuthorizationFailedError),
+    ],
+    ids=["unsupported version", "group not authorized"],
+)
+async def test_a_coordinator_lookup_that_cannot_succeed_still_fails(error, raised):
     producer = CoordinatorRetryingProducer(
         bootstrap_servers="127.0.0.1:9", transactional_id="t", retry_backoff_ms=1
     )
-    client = CoordinatorLookups(UnsupportedVersionError())
-    with pytest.raises(KafkaError):
+    client = CoordinatorLookups(error)
+    with pytest.raises(raised):
         await find_coordinator(producer, client)
     assert client.lookups == 1
+    await producer.stop()
 
 
 async def test_the_app_s_transport_makes_faust_s_producers_retry_coordinator_lookups():
@@ -302,3 +321,4 @@ async def test_the_app_s_transport_makes_faust_s_producers_retry_coordinator_loo
     assert isinstance(made, CoordinatorRetryingProducer)
     client = CoordinatorLookups(closed_while_waiting())
     assert await find_coordinator(made, client) == 2
+    await made.stop()
