@@ -6,7 +6,7 @@ aiokafka 0.14's sender retries a coordinator lookup that finds no coordinator or
 but not one whose connection the broker closed while it waited for the answer
 (`Sender._find_coordinator` raises KafkaError for any other error): that ends the sender's task,
 every later send and commit of that transactional producer fails, and the worker stopped when a
-broker died as it looked up a transaction or group coordinator (`test_cluster.py`, once in 17
+broker died as it looked up a transaction or group coordinator (`test_cluster.py`, once in 22
 runs). `FaustProducer` makes them with a sender that retries any retriable error there.
 
 aiokafka 0.14's idempotent producer never expires a batch: `SendProduceReqHandler._can_retry`
