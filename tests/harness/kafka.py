@@ -3,7 +3,8 @@
 import asyncio
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +166,17 @@ async def _read_topic(
     finally:
         await stop_consumer(consumer)
     return records
+
+
+@asynccontextmanager
+async def admin_client(broker: str) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client on `broker`, closed on the way out."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
 
 
 async def _partitions(broker: str, topic: str) -> int:

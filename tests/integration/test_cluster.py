@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from tests.harness.kafka import KafkaCluster, read_topic
+from tests.harness.kafka import KafkaCluster, admin_client, read_topic
 from tests.harness.waiting import poll
 from tests.integration.support import AppEnv, Worker, wait_until
 from tests.integration.test_faults import CITIES, observed
@@ -25,9 +24,7 @@ from weather_app.faust_internals.consumer import stop_consumer
 
 
 async def _replication(broker: str, topics: list[str]) -> dict[str, tuple[int, str]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
-    await admin.start()
-    try:
+    async with admin_client(broker) as admin:
         descriptions = await admin.describe_topics(topics)
         [configs] = await admin.describe_configs(
             [
@@ -35,8 +32,6 @@ async def _replication(broker: str, topics: list[str]) -> dict[str, tuple[int, s
                 for topic in topics
             ]
         )
-    finally:
-        await admin.close()
     min_isr = {resource[3]: resource[4][0][1] for resource in configs.resources}
     return {
         d["topic"]: (min(len(p["replicas"]) for p in d["partitions"]), min_isr[d["topic"]])
@@ -50,12 +45,8 @@ def replication(broker: str, topics: list[str]) -> dict[str, tuple[int, str]]:
 
 
 async def _leaders(broker: str, topics: list[str]) -> Counter[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
-    await admin.start()
-    try:
+    async with admin_client(broker) as admin:
         descriptions = await admin.describe_topics(topics)
-    finally:
-        await admin.close()
     return Counter(p["leader"] for d in descriptions for p in d["partitions"])
 
 
@@ -117,12 +108,8 @@ async def _end_offsets(broker: str, topic: str, isolation: str) -> dict[int, int
 
 
 async def _committed(broker: str, group: str) -> dict[tuple[str, int], int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
-    await admin.start()
-    try:
+    async with admin_client(broker) as admin:
         offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
     return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
 
 
@@ -143,9 +130,11 @@ def where_missing_readings_are(env: AppEnv, missing: Counter[Any]) -> str:
     committed = asyncio.run(_committed(env.broker, env.app_id))
     stable = asyncio.run(_end_offsets(env.broker, env.enriched_topic, "read_committed"))
     high = asyncio.run(_end_offsets(env.broker, env.enriched_topic, "read_uncommitted"))
-    held_back: Any = {p: (stable[p], high[p]) for p in sorted(high) if stable.get(p) != high[p]}
-    if not high:
-        held_back = "(the enriched topic's partitions were not in the metadata)"
+    held_back = (
+        {p: (stable[p], high[p]) for p in sorted(high) if stable.get(p) != high[p]}
+        if high
+        else "(the enriched topic's partitions were not in the metadata)"
+    )
     raw_committed = {p: o for (t, p), o in sorted(committed.items()) if t == env.raw_topic}
     return (
         f"missing raw (partition, offset): {places}\n"
