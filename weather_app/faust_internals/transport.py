@@ -36,8 +36,7 @@ asked of the broker and is one past the last record recovery will be given.
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import aclosing
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, cast
 
@@ -45,7 +44,7 @@ import aiokafka
 from faust.tables.manager import TableManager
 from faust.transport.consumer import CONSUMER_FETCHING, RecordMap
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, Message
+from faust.types import TP
 from mode import Service, ServiceT
 
 from weather_app.faust_internals.delivery import Delivery
@@ -282,34 +281,14 @@ class Consumer(faust_aiokafka.Consumer):
         if held:
             super().resume_partitions(held & self.assignment())
 
-    async def getmany(
-        self,
-        timeout: float,  # noqa: ASYNC109 (Faust's signature)
-    ) -> AsyncIterator[tuple[TP, Message]]:
-        thread = cast(ConsumerThread, self._thread)
-        batch = cast(AsyncGenerator[tuple[TP, Message]], super().getmany(timeout))
-        async with aclosing(batch) as records:
-            async for tp, message in records:
-                if thread.fetched_before_a_seek(tp):
-                    # The seek moved the partition back to its committed offset: fetched again.
-                    continue
-                yield tp, message
-                if thread.fetched_before_a_seek(tp) and tp in self._read_offsets_after_seek:
-                    # The seek ran while this record was delivered, and the Fetcher has just
-                    # marked it read over the read offset the seek set: put that back.
-                    self._read_offset[tp] = self._read_offsets_after_seek[tp]
-
     async def _drain_messages(self, fetcher: ServiceT) -> None:
-        # Faust's Fetcher loop (faust/transport/consumer.py, 0.15.3), with each message handed
-        # to its queues at once where nothing has to wait (weather_app.faust_internals.delivery)
-        # instead of through `wait_first(callback(message), ...)`.
+        # Faust's Fetcher loop and its `Consumer.getmany` (faust/transport/consumer.py, 0.15.3),
+        # with a fetch's records handed over a partition's run at a time, each message to its
+        # queues at once where nothing has to wait (weather_app.faust_internals.delivery), instead
+        # of through three nested iterators and `wait_first(callback(message), ...)` per message.
         delivery = self._delivery = self._delivery or Delivery(self.app)
-        callback = self.callback
         consumer_should_stop = cast(Service, self)._stopped.is_set
         fetcher_should_stop = cast(Service, fetcher)._stopped.is_set
-        read_offset = self._read_offset
-        acks_enabled_for = self.app.topics.acks_enabled_for
-        messages_since_yield = 0
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 self.diag.set_flag(CONSUMER_FETCHING)
@@ -318,26 +297,11 @@ class Consumer(faust_aiokafka.Consumer):
                     if self._buffered_partitions
                     else FETCH_TIMEOUT_SECONDS
                 )
-                records = self.getmany(timeout=timeout)
                 await self.sleep(0)
                 if not self.should_stop:
-                    async for tp, message in records:
-                        messages_since_yield += 1
-                        if messages_since_yield > YIELD_EVERY:
-                            await asyncio.sleep(0)
-                            messages_since_yield = 0
-                        offset = message.offset
-                        last_read = read_offset[tp]
-                        if last_read is not None and offset < last_read:
-                            continue  # delivered before
-                        if last_read and offset - last_read > 1 and acks_enabled_for(tp.topic):
-                            await self._add_gap(tp, last_read + 1, offset)
-                        if self._commit_every is not None and self._n_acked >= self._commit_every:
-                            self._n_acked = 0
-                            await self.commit()
-                        if not delivery.deliver_now(tp, message):
-                            await self.wait_first(callback(message), self.suspend_flow.wait())
-                        read_offset[tp] = offset
+                    records, active_partitions = await self._wait_next_records(timeout)
+                    if records is not None and not self.should_stop:
+                        await self._deliver_fetch(records, active_partitions, delivery)
                 self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
@@ -349,6 +313,88 @@ class Consumer(faust_aiokafka.Consumer):
             raise
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
+
+    async def _deliver_fetch(
+        self, records: RecordMap, active_partitions: set[TP] | None, delivery: Delivery
+    ) -> None:
+        if not self.flow_active:
+            # As Faust's getmany: the flow stopped while the fetch waited.
+            try:
+                await self.perform_seek()
+            except Exception as error:
+                logger.warning("exception performing seek when flow not active %r", error)
+            return
+        generation = self.app.consumer_generation_id
+        for tp, fetched in records.items():
+            if not self._flowing_in(generation):
+                return
+            if (
+                active_partitions is None
+                or tp in active_partitions
+                or tp in self._buffered_partitions
+            ):
+                self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+                await self._deliver_run(tp, fetched, generation, delivery)
+
+    def _flowing_in(self, generation: int) -> bool:
+        """Whether records fetched in consumer generation `generation` may still be delivered."""
+        return self.flow_active and self.app.consumer_generation_id == generation
+
+    async def _deliver_run(
+        self, tp: TP, fetched: list[Any], generation: int, delivery: Delivery
+    ) -> None:
+        """Deliver one partition's records of a fetch, in order.
+
+        A Route found for the partition stays valid until something is awaited (a gap noted, a
+        commit, a turn given to the other tasks, Faust's own path): then the flow, the
+        generation and the route are looked at again.
+        """
+        thread = cast(ConsumerThread, self._thread)
+        read_offset = self._read_offset
+        gaps_count = self.app.topics.acks_enabled_for(tp.topic)
+        to_message = self._to_message
+        route = delivery.route(tp)
+        since_yield = 0
+        for record in fetched:
+            if thread.fetched_before_a_seek(tp):
+                # The seek moved the partition back to its committed offset: fetched again.
+                return
+            offset = record.offset
+            last_read = read_offset[tp]
+            if last_read is not None and offset < last_read:
+                continue  # delivered before
+            awaited = False
+            if last_read and offset - last_read > 1 and gaps_count:
+                await self._add_gap(tp, last_read + 1, offset)
+                awaited = True
+            if self._commit_every is not None and self._n_acked >= self._commit_every:
+                self._n_acked = 0
+                await self.commit()
+                awaited = True
+            since_yield += 1
+            if since_yield > YIELD_EVERY:
+                await asyncio.sleep(0)
+                since_yield = 0
+                awaited = True
+            if awaited:
+                if not self._flowing_in(generation) or thread.fetched_before_a_seek(tp):
+                    return
+                route = delivery.route(tp)
+            message = to_message(tp, record)
+            if route is not None and route.put(message):
+                read_offset[tp] = offset
+                continue
+            await self.wait_first(self.callback(message), self.suspend_flow.wait())
+            read_offset[tp] = offset
+            if thread.fetched_before_a_seek(tp):
+                if tp in self._read_offsets_after_seek:
+                    # The seek ran while this record was delivered, and it has just been marked
+                    # read over the read offset the seek set: put that back.
+                    read_offset[tp] = self._read_offsets_after_seek[tp]
+                return
+            if not self._flowing_in(generation):
+                return
+            route = delivery.route(tp)
 
 
 class Transport(faust_aiokafka.Transport):

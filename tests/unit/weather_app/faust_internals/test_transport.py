@@ -5,12 +5,12 @@ from typing import Any, cast
 
 import faust
 import pytest
+from aiokafka.structs import ConsumerRecord
 from faust.tables.manager import TableManager
 from faust.tables.recovery import RecoveryStats
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.transports import ConsumerT
-from faust.types.tuples import ConsumerMessage
 
 from weather_app.faust_internals.transport import (
     FETCH_MAX_WAIT_MS,
@@ -108,47 +108,9 @@ async def test_a_fetch_remembers_how_many_seeks_came_before_it(thread):
     assert thread.seeks_before_last_fetch == 3
 
 
-BATCH = [(RAW, SimpleNamespace(offset=7)), (CHANGELOG, SimpleNamespace(offset=3))] + [
-    (RAW, SimpleNamespace(offset=offset)) for offset in (8, 9)
-]
-
-
 @pytest.fixture
-def consumer(thread, monkeypatch: pytest.MonkeyPatch) -> Any:
-    async def getmany(self: Any, timeout: float) -> Any:  # noqa: ASYNC109
-        for record in BATCH:
-            yield record
-
-    monkeypatch.setattr(faust_aiokafka.Consumer, "getmany", getmany)
+def consumer(thread) -> Any:
     return thread.consumer
-
-
-async def test_a_batch_fetched_after_the_last_seek_is_delivered_whole(consumer):
-    assert [record async for record in consumer.getmany(1.0)] == BATCH
-
-
-async def test_records_fetched_before_a_seek_moved_their_partition_are_dropped(consumer):
-    # Delivering them would put records past the read offsets the seek set, which Faust takes for
-    # a gap and commits over; the seek already moved the position back, so they are fetched again.
-    consumer._thread.last_seek_of[RAW] = 1
-    assert [record async for record in consumer.getmany(1.0)] == [BATCH[1]]
-
-
-async def test_a_seek_that_left_a_partition_where_it_was_keeps_its_records(consumer):
-    # No committed offset yet (a new group): nothing would fetch those records again.
-    consumer._thread.seeks_to_committed = 1
-    assert [record async for record in consumer.getmany(1.0)] == BATCH
-
-
-async def test_a_seek_during_a_delivery_keeps_its_read_offsets(consumer):
-    records = consumer.getmany(1.0)
-    assert await anext(records) == BATCH[0]
-    # Recovery's seek runs while the Fetcher hands the record over, then the Fetcher marks it read.
-    consumer._thread.last_seek_of[RAW] = 1
-    consumer._read_offsets_after_seek = {RAW: 5}
-    consumer._read_offset[RAW] = 7
-    assert [record async for record in records] == [BATCH[1]]
-    assert consumer._read_offset[RAW] == 5
 
 
 async def test_a_seek_to_committed_remembers_the_read_offsets_it_set(consumer, monkeypatch):
@@ -279,45 +241,62 @@ async def test_the_broker_holds_an_empty_fetch_briefly_not_faust_s_one_and_a_hal
     assert thread._create_worker_consumer(transport)._fetch_max_wait_ms == FETCH_MAX_WAIT_MS == 20
 
 
-class Fetches:
-    """The Fetcher's side of `Consumer.getmany`: each call yields one fetch, then stops it."""
+RAW_2 = TP(RAW.topic, 2)
 
-    def __init__(self, fetcher: Any, *fetches: list[tuple[TP, Any]]) -> None:
+
+def record(tp: TP, offset: int) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(tp.topic, tp.partition, offset, 0, 0, b"k", b"v", None, 1, 1, [])
+
+
+class Fetches:
+    """What the Fetcher's fetches return: one mapping of records each, then it is stopped."""
+
+    def __init__(self, fetcher: Any, *fetches: dict[TP, list[Any]]) -> None:
         self.fetcher = fetcher
         self.fetches = list(fetches)
         self.timeouts: list[float] = []
 
-    async def getmany(self, timeout: float) -> Any:  # noqa: ASYNC109 (Faust's signature)
+    async def wait_next_records(self, timeout: float) -> Any:  # noqa: ASYNC109 (Faust's)
         self.timeouts.append(timeout)
         if not self.fetches:
             self.fetcher._stopped.set()
-            return
-        for tp, message in self.fetches.pop(0):
-            yield tp, message
+            return None, None
+        return self.fetches.pop(0), None
 
 
 def not_taken(*args: Any) -> Any:
     raise AssertionError("a message went through Faust's per-message path")
 
 
-def fetched(tp: TP, offset: int) -> Any:
-    return ConsumerMessage(tp.topic, tp.partition, offset, 0.0, 0, None, b"k", b"v", None)
-
-
-async def test_the_fetcher_hands_each_new_message_to_its_queue_and_notes_gaps(thread, monkeypatch):
+@pytest.fixture
+def queue(thread, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The queue of a raw-bytes stream of RAW's topic, subscribed to RAW and RAW_2."""
     app = thread.app
-    consumer = app.consumer
+    monkeypatch.setattr(thread.consumer, "highwater", lambda tp: 0)  # asked of the broker
     app.flow_control.resume()
     app.topics._acking_topics.add(RAW.topic)
     iterator = aiter(app.topic(RAW.topic, value_type=bytes, value_serializer="raw"))
-    await app.topics.on_partitions_assigned({RAW})
-    consumer._read_offset[RAW] = 4
+    thread.consumer._read_offset.update({RAW: None, RAW_2: None})
+    return iterator.queue
+
+
+async def drain(consumer: Any, monkeypatch: pytest.MonkeyPatch, *fetches: Any) -> Fetches:
+    await consumer.app.topics.on_partitions_assigned({RAW, RAW_2})
     fetcher = SimpleNamespace(_stopped=asyncio.Event())
-    fetches = Fetches(
-        fetcher,
-        [(RAW, fetched(RAW, 3)), (RAW, fetched(RAW, 5)), (RAW, fetched(RAW, 8))],
-    )
-    monkeypatch.setattr(consumer, "getmany", fetches.getmany)
+    fetched = Fetches(fetcher, *fetches)
+    monkeypatch.setattr(consumer, "_wait_next_records", fetched.wait_next_records)
+    await asyncio.wait_for(consumer._drain_messages(fetcher), 2.0)
+    return fetched
+
+
+def offsets_in(queue: Any) -> list[tuple[int, int]]:
+    return [(event.message.partition, event.message.offset) for event in queue._queue]
+
+
+async def test_the_fetcher_hands_each_new_message_to_its_queue_and_notes_gaps(
+    consumer, queue, monkeypatch
+):
+    consumer._read_offset[RAW] = 4
     gaps: list[tuple[TP, int, int]] = []
 
     async def add_gap(tp: TP, first: int, last: int) -> None:
@@ -325,18 +304,146 @@ async def test_the_fetcher_hands_each_new_message_to_its_queue_and_notes_gaps(th
 
     monkeypatch.setattr(consumer, "_add_gap", add_gap)
     monkeypatch.setattr(consumer, "wait_first", not_taken)
-    await asyncio.wait_for(consumer._drain_messages(fetcher), 2.0)
-    assert [event.message.offset for event in iterator.queue._queue] == [5, 8]  # 3: read before
+    fetches = await drain(
+        consumer,
+        monkeypatch,
+        {RAW: [record(RAW, offset) for offset in (3, 5, 8)], RAW_2: [record(RAW_2, 0)]},
+    )
+    assert offsets_in(queue) == [(1, 5), (1, 8), (2, 0)]  # 3: read before
     assert consumer._read_offset[RAW] == 8
     assert gaps == [(RAW, 6, 8)]  # offsets no record will ever be given for (markers)
     assert fetches.timeouts == [FETCH_TIMEOUT_SECONDS, FETCH_TIMEOUT_SECONDS]
 
 
-async def test_while_a_partition_is_held_back_a_fetch_waits_briefly(thread, monkeypatch):
-    consumer = thread.app.consumer
+async def test_each_partitions_end_offset_is_tracked_once_a_fetch(consumer, queue, monkeypatch):
+    tracked: list[tuple[TP, int]] = []
+    monkeypatch.setattr(consumer.app.monitor, "track_tp_end_offset", lambda *tp: tracked.append(tp))
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 100 + tp.partition)
+    await drain(consumer, monkeypatch, {RAW: [record(RAW, 0), record(RAW, 1)]})
+    assert tracked == [(RAW, 101)]
+
+
+async def test_while_a_partition_is_held_back_a_fetch_waits_briefly(consumer, monkeypatch):
     consumer._buffered_partitions.add(RAW)
-    fetcher = SimpleNamespace(_stopped=asyncio.Event())
-    fetches = Fetches(fetcher)
-    monkeypatch.setattr(consumer, "getmany", fetches.getmany)
-    await asyncio.wait_for(consumer._drain_messages(fetcher), 2.0)
+    fetches = await drain(consumer, monkeypatch)
     assert fetches.timeouts == [FETCH_TIMEOUT_WHILE_HELD_BACK_SECONDS]
+
+
+async def test_a_message_that_would_wait_takes_faust_s_path_and_the_rest_go_on(
+    consumer, queue, monkeypatch
+):
+    taken: list[int] = []
+
+    async def wait_first(message: Any, *others: Any) -> None:
+        close(others)
+        taken.append(message.offset)
+
+    monkeypatch.setattr(consumer, "callback", lambda message: message)
+    monkeypatch.setattr(consumer, "wait_first", wait_first)
+    full = queue.full
+    monkeypatch.setattr(queue, "full", lambda: len(queue._queue) == 1 or full())
+    await drain(consumer, monkeypatch, {RAW: [record(RAW, offset) for offset in (0, 1, 2)]})
+    assert taken == [1, 2]  # the queue stayed "full" after the first
+    assert consumer._read_offset[RAW] == 2
+
+
+async def test_records_fetched_before_a_seek_moved_their_partition_are_dropped(
+    consumer, queue, monkeypatch
+):
+    # Delivering them would put records past the read offsets the seek set, which Faust takes for
+    # a gap and commits over; the seek already moved the position back, so they are fetched again.
+    consumer._thread.last_seek_of[RAW] = 1
+    await drain(consumer, monkeypatch, {RAW: [record(RAW, 7)], RAW_2: [record(RAW_2, 3)]})
+    assert offsets_in(queue) == [(2, 3)]
+
+
+async def test_a_seek_that_left_a_partition_where_it_was_keeps_its_records(
+    consumer, queue, monkeypatch
+):
+    # No committed offset yet (a new group): nothing would fetch those records again.
+    consumer._thread.seeks_to_committed = 1
+    await drain(consumer, monkeypatch, {RAW: [record(RAW, 7)], RAW_2: [record(RAW_2, 3)]})
+    assert offsets_in(queue) == [(1, 7), (2, 3)]
+
+
+def close(coroutines: Any) -> None:
+    for coroutine in coroutines:
+        coroutine.close()
+
+
+def seek_to(consumer: Any, offset: int) -> None:
+    """What recovery's seek does to RAW while the Fetcher awaits something."""
+    consumer._thread.last_seek_of[RAW] = 1
+    consumer._read_offsets_after_seek = {RAW: offset}
+    consumer._read_offset[RAW] = offset
+
+
+async def test_a_seek_during_a_delivery_keeps_its_read_offsets(consumer, queue, monkeypatch):
+    async def wait_first(message: Any, *others: Any) -> None:
+        close(others)
+        seek_to(consumer, 5)
+
+    monkeypatch.setattr(consumer, "callback", lambda message: message)
+    monkeypatch.setattr(consumer, "wait_first", wait_first)
+    monkeypatch.setattr(queue, "full", lambda: True)
+    await drain(consumer, monkeypatch, {RAW: [record(RAW, 7), record(RAW, 8)], RAW_2: []})
+    # The Fetcher marks 7 read once delivered: the seek's 5 is put back, 8 is fetched again.
+    assert consumer._read_offset[RAW] == 5
+
+
+async def test_a_seek_while_the_fetcher_awaits_drops_the_partitions_remaining_records(
+    consumer, queue, monkeypatch
+):
+    async def add_gap(tp: TP, first: int, last: int) -> None:
+        seek_to(consumer, 5)
+
+    monkeypatch.setattr(consumer, "_add_gap", add_gap)
+    consumer._read_offset[RAW] = 4
+    await drain(consumer, monkeypatch, {RAW: [record(RAW, 9)], RAW_2: [record(RAW_2, 3)]})
+    assert offsets_in(queue) == [(2, 3)]
+    assert consumer._read_offset[RAW] == 5
+
+
+@pytest.mark.parametrize("change", ["flow stopped", "new generation"])
+async def test_a_rebalance_while_the_fetcher_awaits_drops_the_rest_of_the_fetch(
+    consumer, queue, monkeypatch, change
+):
+    async def commit(*args: Any, **kwargs: Any) -> bool:
+        if change == "flow stopped":
+            consumer.flow_active = False
+        else:
+            consumer.app.consumer_generation_id += 1
+        return True
+
+    monkeypatch.setattr(consumer, "commit", commit)
+    consumer._commit_every, consumer._n_acked = 1, 1  # a commit is due before the first record
+    await drain(consumer, monkeypatch, {RAW: [record(RAW, 0)], RAW_2: [record(RAW_2, 0)]})
+    assert offsets_in(queue) == []
+
+
+async def test_a_fetch_that_returns_after_the_flow_stopped_is_sought_back(
+    consumer, queue, monkeypatch
+):
+    seeks: list[bool] = []
+
+    async def perform_seek() -> None:
+        seeks.append(True)
+
+    monkeypatch.setattr(consumer, "perform_seek", perform_seek)
+    consumer.flow_active = False
+    await drain(consumer, monkeypatch, {RAW: [record(RAW, 0)]})
+    assert (offsets_in(queue), seeks) == ([], [True])
+
+
+async def test_records_of_a_partition_neither_active_nor_held_back_are_not_delivered(
+    consumer, queue, monkeypatch
+):
+    async def wait_next_records(timeout: float) -> Any:  # noqa: ASYNC109 (Faust's)
+        fetcher._stopped.set()
+        return {RAW: [record(RAW, 0)], RAW_2: [record(RAW_2, 0)]}, {RAW_2}
+
+    await consumer.app.topics.on_partitions_assigned({RAW, RAW_2})
+    fetcher = SimpleNamespace(_stopped=asyncio.Event())
+    monkeypatch.setattr(consumer, "_wait_next_records", wait_next_records)
+    await asyncio.wait_for(consumer._drain_messages(fetcher), 2.0)
+    assert offsets_in(queue) == [(2, 0)]
