@@ -69,7 +69,7 @@ FETCH_MAX_WAIT_MS = 20
 # resume in the meantime and wait for it. Otherwise a fetch waits up to 1 s.
 FETCH_TIMEOUT_SECONDS = 1.0
 FETCH_TIMEOUT_WHILE_HELD_BACK_SECONDS = 0.05
-# The Fetcher lets other tasks run after this many messages of one fetch (as Faust's does).
+# The Fetcher lets other tasks run after this many messages (as Faust's does).
 YIELD_EVERY = 100
 
 
@@ -211,9 +211,10 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             consumer, wanted, timeout=timeout, max_records=max_records
         )
         self.seeks_before_last_fetch = self.seeks_to_committed
-        # getmany drops a batch fetched while the flow is stopped, and the records of inactive
-        # partitions: rewind them so that they are fetched again. This runs on the consumer
-        # thread right after the fetch, so no seek can have happened in between.
+        # The Fetcher drops a batch fetched while the flow is stopped (Consumer._deliver_fetch),
+        # and the records of inactive partitions: rewind them so that they are fetched again.
+        # This runs on the consumer thread right after the fetch, so no seek can have happened
+        # in between.
         delivered = {}
         for tp, batch in records.items():
             if self.consumer.flow_active and tp in active_partitions:
@@ -228,6 +229,7 @@ class Consumer(faust_aiokafka.Consumer):
     _read_offsets_after_seek: Mapping[TP, int | None] = MappingProxyType({})
     _held_back: set[TP] | None = None
     _recovering_since: float | None = None
+    _since_yield = 0
     _next_recovery_report = 0.0
 
     @Service.timer(1.0)
@@ -311,6 +313,9 @@ class Consumer(faust_aiokafka.Consumer):
             if self.transport.app.should_stop:
                 return
             raise
+        except Exception as error:
+            logger.exception("Drain messages raised: %r", error)
+            raise
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
 
@@ -328,71 +333,84 @@ class Consumer(faust_aiokafka.Consumer):
         for tp, fetched in records.items():
             if not self._flowing_in(generation):
                 return
-            if (
-                active_partitions is None
-                or tp in active_partitions
-                or tp in self._buffered_partitions
-            ):
+            if self._active(tp, active_partitions):
                 self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-                await self._deliver_run(tp, fetched, generation, delivery)
+                await self._deliver_run(tp, fetched, generation, active_partitions, delivery)
 
     def _flowing_in(self, generation: int) -> bool:
         """Whether records fetched in consumer generation `generation` may still be delivered."""
         return self.flow_active and self.app.consumer_generation_id == generation
 
+    def _active(self, tp: TP, active_partitions: set[TP] | None) -> bool:
+        # `active_partitions` is Faust's live set, which recovery changes while the Fetcher awaits.
+        return (
+            active_partitions is None or tp in active_partitions or tp in self._buffered_partitions
+        )
+
+    def _still_delivering(self, tp: TP, generation: int, active_partitions: set[TP] | None) -> bool:
+        """After an await: whether the rest of `tp`'s fetched records may still be delivered."""
+        return (
+            self._flowing_in(generation)
+            and self._active(tp, active_partitions)
+            and not cast(ConsumerThread, self._thread).fetched_before_a_seek(tp)
+        )
+
     async def _deliver_run(
-        self, tp: TP, fetched: list[Any], generation: int, delivery: Delivery
+        self,
+        tp: TP,
+        fetched: list[Any],
+        generation: int,
+        active_partitions: set[TP] | None,
+        delivery: Delivery,
     ) -> None:
         """Deliver one partition's records of a fetch, in order.
 
         A Route found for the partition stays valid until something is awaited (a gap noted, a
         commit, a turn given to the other tasks, Faust's own path): then the flow, the
-        generation and the route are looked at again.
+        generation, the active partitions, the seeks and the route are looked at again.
         """
         thread = cast(ConsumerThread, self._thread)
         read_offset = self._read_offset
-        gaps_count = self.app.topics.acks_enabled_for(tp.topic)
+        acks_enabled = self.app.topics.acks_enabled_for(tp.topic)
         to_message = self._to_message
         route = delivery.route(tp)
-        since_yield = 0
+        awaited = False
         for record in fetched:
             if thread.fetched_before_a_seek(tp):
                 # The seek moved the partition back to its committed offset: fetched again.
                 return
+            # Counted over fetches and for every record, as Faust's Fetcher does.
+            self._since_yield += 1
+            if self._since_yield > YIELD_EVERY:
+                self._since_yield = 0
+                await asyncio.sleep(0)
+                awaited = True
             offset = record.offset
             last_read = read_offset[tp]
             if last_read is not None and offset < last_read:
                 continue  # delivered before
-            awaited = False
-            if last_read and offset - last_read > 1 and gaps_count:
+            if last_read and offset - last_read > 1 and acks_enabled:
                 await self._add_gap(tp, last_read + 1, offset)
                 awaited = True
             if self._commit_every is not None and self._n_acked >= self._commit_every:
                 self._n_acked = 0
                 await self.commit()
                 awaited = True
-            since_yield += 1
-            if since_yield > YIELD_EVERY:
-                await asyncio.sleep(0)
-                since_yield = 0
-                awaited = True
             if awaited:
-                if not self._flowing_in(generation) or thread.fetched_before_a_seek(tp):
+                if not self._still_delivering(tp, generation, active_partitions):
                     return
-                route = delivery.route(tp)
+                route, awaited = delivery.route(tp), False
             message = to_message(tp, record)
             if route is not None and route.put(message):
                 read_offset[tp] = offset
                 continue
             await self.wait_first(self.callback(message), self.suspend_flow.wait())
             read_offset[tp] = offset
-            if thread.fetched_before_a_seek(tp):
-                if tp in self._read_offsets_after_seek:
-                    # The seek ran while this record was delivered, and it has just been marked
-                    # read over the read offset the seek set: put that back.
-                    read_offset[tp] = self._read_offsets_after_seek[tp]
-                return
-            if not self._flowing_in(generation):
+            if thread.fetched_before_a_seek(tp) and tp in self._read_offsets_after_seek:
+                # The seek ran while this record was delivered, and it has just been marked read
+                # over the read offset the seek set: put that back.
+                read_offset[tp] = self._read_offsets_after_seek[tp]
+            if not self._still_delivering(tp, generation, active_partitions):
                 return
             route = delivery.route(tp)
 

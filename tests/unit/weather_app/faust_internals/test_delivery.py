@@ -112,9 +112,10 @@ async def test_a_queue_under_pressure_holds_its_partition_back_until_it_drains(a
     [iterator] = await subscribed(app, app.topic(RAW.topic, value_type=bytes, maxsize=10))
     consumer = app.consumer
     consumer._active_partitions = {RAW}
-    delivery = Delivery(app)
+    route = Delivery(app).route(RAW)  # one route for the partition's run, as the Fetcher's
+    assert route is not None
     for offset in range(iterator.queue.pressure_high_size + 1):
-        assert deliver_now(delivery, RAW, message(offset))
+        assert route.put(message(offset))
     assert RAW not in consumer._get_active_partitions()
     while not iterator.queue.empty():
         iterator.queue.get_nowait()

@@ -16,6 +16,7 @@ from weather_app.faust_internals.transport import (
     FETCH_MAX_WAIT_MS,
     FETCH_TIMEOUT_SECONDS,
     FETCH_TIMEOUT_WHILE_HELD_BACK_SECONDS,
+    YIELD_EVERY,
     ConsumerThread,
     Transport,
     end_of_records,
@@ -249,11 +250,17 @@ def record(tp: TP, offset: int) -> ConsumerRecord[bytes, bytes]:
 
 
 class Fetches:
-    """What the Fetcher's fetches return: one mapping of records each, then it is stopped."""
+    """What the Fetcher's fetches return: one mapping of records each, then it is stopped.
 
-    def __init__(self, fetcher: Any, *fetches: dict[TP, list[Any]]) -> None:
+    `active` is Faust's live set of active partitions (None: every partition).
+    """
+
+    def __init__(
+        self, fetcher: Any, *fetches: dict[TP, list[Any]], active: set[TP] | None = None
+    ) -> None:
         self.fetcher = fetcher
         self.fetches = list(fetches)
+        self.active = active
         self.timeouts: list[float] = []
 
     async def wait_next_records(self, timeout: float) -> Any:  # noqa: ASYNC109 (Faust's)
@@ -261,7 +268,7 @@ class Fetches:
         if not self.fetches:
             self.fetcher._stopped.set()
             return None, None
-        return self.fetches.pop(0), None
+        return self.fetches.pop(0), self.active
 
 
 def not_taken(*args: Any) -> Any:
@@ -280,10 +287,12 @@ def queue(thread, monkeypatch: pytest.MonkeyPatch) -> Any:
     return iterator.queue
 
 
-async def drain(consumer: Any, monkeypatch: pytest.MonkeyPatch, *fetches: Any) -> Fetches:
+async def drain(
+    consumer: Any, monkeypatch: pytest.MonkeyPatch, *fetches: Any, active: set[TP] | None = None
+) -> Fetches:
     await consumer.app.topics.on_partitions_assigned({RAW, RAW_2})
     fetcher = SimpleNamespace(_stopped=asyncio.Event())
-    fetched = Fetches(fetcher, *fetches)
+    fetched = Fetches(fetcher, *fetches, active=active)
     monkeypatch.setattr(consumer, "_wait_next_records", fetched.wait_next_records)
     await asyncio.wait_for(consumer._drain_messages(fetcher), 2.0)
     return fetched
@@ -404,21 +413,101 @@ async def test_a_seek_while_the_fetcher_awaits_drops_the_partitions_remaining_re
     assert consumer._read_offset[RAW] == 5
 
 
-@pytest.mark.parametrize("change", ["flow stopped", "new generation"])
+REBALANCES = ["flow stopped", "new generation", "partition no longer active"]
+
+
+def rebalance(consumer: Any, change: str, active: set[TP]) -> None:
+    """What a rebalance, or recovery's end, does to RAW while the Fetcher awaits something."""
+    if change == "flow stopped":
+        consumer.flow_active = False
+    elif change == "new generation":
+        consumer.app.consumer_generation_id += 1
+    else:
+        active.discard(RAW)
+
+
+@pytest.mark.parametrize("change", REBALANCES)
 async def test_a_rebalance_while_the_fetcher_awaits_drops_the_rest_of_the_fetch(
     consumer, queue, monkeypatch, change
 ):
+    active = {RAW, RAW_2}
+
     async def commit(*args: Any, **kwargs: Any) -> bool:
-        if change == "flow stopped":
-            consumer.flow_active = False
-        else:
-            consumer.app.consumer_generation_id += 1
+        rebalance(consumer, change, active)
         return True
 
     monkeypatch.setattr(consumer, "commit", commit)
     consumer._commit_every, consumer._n_acked = 1, 1  # a commit is due before the first record
-    await drain(consumer, monkeypatch, {RAW: [record(RAW, 0)], RAW_2: [record(RAW_2, 0)]})
-    assert offsets_in(queue) == []
+    fetch = {RAW: [record(RAW, 0)], RAW_2: [record(RAW_2, 0)]}
+    await drain(consumer, monkeypatch, fetch, active=active)
+    assert offsets_in(queue) == ([(2, 0)] if change == "partition no longer active" else [])
+
+
+@pytest.mark.parametrize("change", REBALANCES)
+async def test_a_rebalance_during_faust_s_path_drops_the_rest_of_the_fetch(
+    consumer, queue, monkeypatch, change
+):
+    active = {RAW, RAW_2}
+    taken: list[tuple[int, int]] = []
+
+    async def wait_first(message: Any, *others: Any) -> None:
+        close(others)
+        taken.append((message.partition, message.offset))
+        rebalance(consumer, change, active)
+
+    monkeypatch.setattr(consumer, "callback", lambda message: message)
+    monkeypatch.setattr(consumer, "wait_first", wait_first)
+    monkeypatch.setattr(queue, "full", lambda: True)  # every message takes Faust's path
+    fetch = {RAW: [record(RAW, 0), record(RAW, 1)], RAW_2: [record(RAW_2, 0)]}
+    await drain(consumer, monkeypatch, fetch, active=active)
+    assert taken == ([(1, 0), (2, 0)] if change == "partition no longer active" else [(1, 0)])
+
+
+async def test_the_record_at_the_read_offset_a_seek_set_is_delivered(consumer, queue, monkeypatch):
+    # After a seek the read offset is the committed offset: the next record to process.
+    consumer._read_offset[RAW] = 5
+    await drain(consumer, monkeypatch, {RAW: [record(RAW, 5), record(RAW, 6)]})
+    assert offsets_in(queue) == [(1, 5), (1, 6)]
+
+
+async def test_after_an_await_the_route_is_asked_again(consumer, queue, monkeypatch):
+    taken: list[int] = []
+
+    async def add_gap(tp: TP, first: int, last: int) -> None:
+        consumer.app.producer.buffer.max_messages = -1  # the producer's buffer filled meanwhile
+
+    async def wait_first(message: Any, *others: Any) -> None:
+        close(others)
+        taken.append(message.offset)
+
+    monkeypatch.setattr(consumer, "_add_gap", add_gap)
+    monkeypatch.setattr(consumer, "callback", lambda message: message)
+    monkeypatch.setattr(consumer, "wait_first", wait_first)
+    consumer._read_offset[RAW] = 4
+    await drain(consumer, monkeypatch, {RAW: [record(RAW, 5), record(RAW, 9)]})
+    assert (offsets_in(queue), taken) == ([(1, 5)], [9])
+
+
+async def test_other_tasks_get_a_turn_every_100_messages_counted_across_fetches(
+    consumer, queue, monkeypatch
+):
+    fetches = [
+        {RAW: [record(RAW, offset) for offset in range(start, start + 60)]} for start in (0, 60)
+    ]
+
+    async def wait_next_records(timeout: float) -> Any:  # noqa: ASYNC109 (Faust's)
+        if not fetches:
+            fetcher._stopped.set()
+            return None, None
+        if len(fetches) == 1:  # runs at the Fetcher's next turn, which the 101st message gives
+            asyncio.get_running_loop().call_soon(setattr, consumer, "flow_active", False)
+        return fetches.pop(0), None
+
+    await consumer.app.topics.on_partitions_assigned({RAW, RAW_2})
+    fetcher = SimpleNamespace(_stopped=asyncio.Event())
+    monkeypatch.setattr(consumer, "_wait_next_records", wait_next_records)
+    await asyncio.wait_for(consumer._drain_messages(fetcher), 2.0)
+    assert len(offsets_in(queue)) == YIELD_EVERY == 100
 
 
 async def test_a_fetch_that_returns_after_the_flow_stopped_is_sought_back(
