@@ -22,7 +22,8 @@ from typing import Any, cast
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.producer.sender import Sender
-from aiokafka.structs import RecordMetadata
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
+from aiokafka.structs import RecordMetadata, TopicPartition
 from faust.exceptions import NotReady
 from faust.transport.drivers.aiokafka import Producer as AiokafkaProducer
 from faust.types import AppT
@@ -103,12 +104,21 @@ class KafkaRecordSender:
     Faust's `Producer.send` adds to every record a signal nobody listens to, header and timestamp
     conversions the outbox does not need and a wrapper around aiokafka's errors (the outbox takes
     any error as a failed record). Without it, aiokafka's coroutine is handed on as it is.
+
+    A record for a partition the producer's metadata holds goes straight to aiokafka's batches
+    (`MessageAccumulator.add_message`), with the same size check: aiokafka's `send` would ask for
+    the topic's metadata and copy its partitions into a new set twice (`partitions_for_topic`) to
+    check what the metadata already says. Any other record takes aiokafka's `send`.
     """
 
-    __slots__ = ("_producer",)
+    __slots__ = ("_cluster", "_direct", "_producer", "_timeout")
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
+        self._cluster = producer.client.cluster
+        # aiokafka's `send` serializes first; the agent's records are bytes already.
+        self._direct = producer._key_serializer is None and producer._value_serializer is None
+        self._timeout = producer._request_timeout_ms / 1000
 
     def send(
         self,
@@ -120,7 +130,26 @@ class KafkaRecordSender:
         headers: Any,
     ) -> Coroutine[Any, Any, "asyncio.Future[RecordMetadata]"]:
         timestamp_ms = None if timestamp is None else int(timestamp * 1000)
-        sent = self._producer.send(
+        producer = self._producer
+        record_headers = headers or []
+        if (
+            self._direct
+            and partition in self._cluster._partitions.get(topic, ())
+            and DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, record_headers)
+            <= producer._max_request_size
+        ):
+            return cast(
+                Coroutine[Any, Any, "asyncio.Future[RecordMetadata]"],
+                producer._message_accumulator.add_message(
+                    TopicPartition(topic, partition),
+                    key,
+                    value,
+                    self._timeout,
+                    timestamp_ms=timestamp_ms,
+                    headers=record_headers,
+                ),
+            )
+        sent = producer.send(
             topic, value, key=key, partition=partition, timestamp_ms=timestamp_ms, headers=headers
         )
         return cast(Coroutine[Any, Any, "asyncio.Future[RecordMetadata]"], sent)

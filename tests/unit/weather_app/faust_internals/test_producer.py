@@ -157,6 +157,10 @@ class RecordingKafkaProducer:
     def __init__(self) -> None:
         self.sent: list[tuple[Any, ...]] = []
         self.flushes = 0
+        # What KafkaRecordSender reads of aiokafka's producer: no partition known.
+        self.client = SimpleNamespace(cluster=SimpleNamespace(_partitions={}))
+        self._key_serializer = self._value_serializer = None
+        self._request_timeout_ms = 40_000
 
     async def send(
         self, topic, value=None, key=None, partition=None, timestamp_ms=None, headers=None
@@ -183,6 +187,73 @@ async def test_the_agent_s_records_go_to_aiokafka_as_faust_would_send_them():
         ("v2", b"{}", None, None, None, None),
     ]
     assert kafka.flushes == 1
+
+
+def producer_knowing(topic: str, partitions: int, **configs: Any) -> AIOKafkaProducer:
+    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9", **configs)
+    producer.client.cluster.update_metadata(
+        MetadataResponse_v0(
+            brokers=[(1, "127.0.0.1", 9)],
+            topics=[(0, topic, [(0, partition, 1, [1], [1]) for partition in range(partitions)])],
+        )
+    )
+    return producer
+
+
+def batches_of(producer: AIOKafkaProducer) -> dict[TopicPartition, list[bytes]]:
+    """The bytes of each batch the producer holds, by partition."""
+    batches = producer._message_accumulator._batches
+    return {tp: [bytes(batch.get_data_buffer()) for batch in held] for tp, held in batches.items()}
+
+
+async def test_a_record_for_a_known_partition_is_batched_as_aiokafka_s_send_batches_it():
+    ours, aiokafka_s = producer_knowing("v2", 6), producer_knowing("v2", 6)
+    headers = [("stale_after_seconds", b"20.0")]
+    try:
+        sender = KafkaRecordSender(ours)
+        ours.send = not_called
+        sent = await sender.send("v2", b'"Paris"', b"{}", 3, 1.5, headers)
+        await aiokafka_s.send(
+            "v2", b"{}", key=b'"Paris"', partition=3, timestamp_ms=1500, headers=headers
+        )
+        assert not sent.done()  # the broker's answer resolves it
+        assert batches_of(ours) == batches_of(aiokafka_s)
+        assert list(batches_of(ours)) == [TopicPartition("v2", 3)]
+    finally:
+        await ours.stop()
+        await aiokafka_s.stop()
+
+
+async def not_called(*args: Any, **kwargs: Any) -> None:
+    raise AssertionError("the record went through aiokafka's send")
+
+
+@pytest.mark.parametrize(
+    ("topic", "partition", "value", "configs"),
+    [
+        ("v2", None, b"{}", {}),  # the partitioner picks it
+        ("v2", 6, b"{}", {}),  # not in the metadata: aiokafka's send says so
+        ("raw", 0, b"{}", {}),  # a topic the metadata does not hold: aiokafka's send asks for it
+        ("v2", 0, b"x" * 2_000, {}),  # over max_request_size: aiokafka's send refuses it
+        ("v2", 0, b"{}", {"value_serializer": bytes}),  # aiokafka's send serializes it
+    ],
+)
+async def test_any_other_record_takes_aiokafka_s_send(topic, partition, value, configs):
+    producer = producer_knowing("v2", 6, max_request_size=1_000, **configs)
+    taken: list[tuple[Any, ...]] = []
+
+    async def send(*record: Any, **fields: Any) -> str:
+        taken.append(record)
+        return "delivery"
+
+    try:
+        sender = KafkaRecordSender(producer)
+        producer.send = send
+        delivery: object = await sender.send(topic, b'"Paris"', value, partition, None, None)
+        assert delivery == "delivery"
+        assert (taken, batches_of(producer)) == ([(topic, value)], {})
+    finally:
+        await producer.stop()
 
 
 @pytest.mark.parametrize("in_transaction", [False, True])
