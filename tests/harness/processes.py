@@ -16,6 +16,18 @@ def faust(*args: str, app: str = "weather_app") -> list[str]:
     return [sys.executable, "-m", "faust", "-A", app, *args]
 
 
+def run_module(module: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`python -m module args...` with this interpreter in the repository, run to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def recorded_pid(service: str, port: int) -> int | None:
     """The PID our script recorded for the `service` (kafka, cassandra) it started on `port`, while
     that process runs."""

@@ -1,19 +1,10 @@
 import re
-import subprocess
-import sys
 
-from tests.harness.paths import REPO
+from tests.harness.processes import run_module
 
 
 def test_the_agent_step_times_every_reading_enriched_and_prints_what_the_agent_adds():
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.agent_step", "--n", "2000"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    run = run_module("bench.agent_step", "--n", "2000")
     assert run.returncode == 0, run.stderr[-3000:]
     figures = re.findall(r": (-?\d+\.\d) µs a reading", run.stdout)
     agent, plain, added = map(float, figures)
