@@ -384,6 +384,10 @@ class Consumer(faust_aiokafka.Consumer):
             if self._since_yield > YIELD_EVERY:
                 self._since_yield = 0
                 await asyncio.sleep(0)
+                # Before the read offset is read: a seek during the turn would make this record
+                # look like a gap (as it does in Faust's Fetcher, which reads it after its turn).
+                if not self._still_delivering(tp, generation, active_partitions):
+                    return
                 awaited = True
             offset = record.offset
             last_read = read_offset[tp]

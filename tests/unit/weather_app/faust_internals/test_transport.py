@@ -536,3 +536,29 @@ async def test_records_of_a_partition_neither_active_nor_held_back_are_not_deliv
     monkeypatch.setattr(consumer, "_wait_next_records", wait_next_records)
     await asyncio.wait_for(consumer._drain_messages(fetcher), 2.0)
     assert offsets_in(queue) == [(2, 0)]
+
+
+async def test_a_seek_during_the_turn_every_100_messages_is_not_taken_for_a_gap(
+    consumer, queue, monkeypatch
+):
+    gaps: list[tuple[TP, int, int]] = []
+
+    async def add_gap(tp: TP, first: int, last: int) -> None:
+        gaps.append((tp, first, last))
+
+    async def wait_next_records(timeout: float) -> Any:  # noqa: ASYNC109 (Faust's)
+        if fetcher.fetched:
+            fetcher._stopped.set()
+            return None, None
+        fetcher.fetched = True
+        asyncio.get_running_loop().call_soon(seek_to, consumer, 1)  # at the Fetcher's next turn
+        return {RAW: [record(RAW, 5)]}, None
+
+    monkeypatch.setattr(consumer, "_add_gap", add_gap)
+    consumer._read_offset[RAW] = 4
+    consumer._since_yield = YIELD_EVERY  # this record is the 101st
+    await consumer.app.topics.on_partitions_assigned({RAW, RAW_2})
+    fetcher = SimpleNamespace(_stopped=asyncio.Event(), fetched=False)
+    monkeypatch.setattr(consumer, "_wait_next_records", wait_next_records)
+    await asyncio.wait_for(consumer._drain_messages(fetcher), 2.0)
+    assert (gaps, offsets_in(queue), consumer._read_offset[RAW]) == ([], [], 1)
