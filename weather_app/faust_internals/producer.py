@@ -116,8 +116,15 @@ class KafkaRecordSender:
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
         self._cluster = producer.client.cluster
-        # aiokafka's `send` serializes first; the agent's records are bytes already.
-        self._direct = producer._key_serializer is None and producer._value_serializer is None
+        # aiokafka's `send` serializes first (the agent's records are bytes already) and checks
+        # that a transactional producer is in a transaction (under exactly once the agent sends
+        # through Faust's transaction manager instead).
+        transactions = producer._txn_manager
+        self._direct = (
+            producer._key_serializer is None
+            and producer._value_serializer is None
+            and (transactions is None or transactions.transactional_id is None)
+        )
         self._timeout = producer._request_timeout_ms / 1000
 
     def send(
@@ -135,6 +142,7 @@ class KafkaRecordSender:
         if (
             self._direct
             and partition in self._cluster._partitions.get(topic, ())
+            and (key is not None or value is not None)  # else aiokafka's `send` refuses it
             and DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, record_headers)
             <= producer._max_request_size
         ):

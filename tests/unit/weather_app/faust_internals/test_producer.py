@@ -159,7 +159,7 @@ class RecordingKafkaProducer:
         self.flushes = 0
         # What KafkaRecordSender reads of aiokafka's producer: no partition known.
         self.client = SimpleNamespace(cluster=SimpleNamespace(_partitions={}))
-        self._key_serializer = self._value_serializer = None
+        self._key_serializer = self._value_serializer = self._txn_manager = None
         self._request_timeout_ms = 40_000
 
     async def send(
@@ -236,10 +236,13 @@ async def not_called(*args: Any, **kwargs: Any) -> None:
         ("raw", 0, b"{}", {}),  # a topic the metadata does not hold: aiokafka's send asks for it
         ("v2", 0, b"x" * 2_000, {}),  # over max_request_size: aiokafka's send refuses it
         ("v2", 0, b"{}", {"value_serializer": bytes}),  # aiokafka's send serializes it
+        ("v2", 0, None, {}),  # without a key either: aiokafka's send refuses it
+        ("v2", 0, b"{}", {"transactional_id": "t"}),  # aiokafka's send checks the transaction
     ],
 )
 async def test_any_other_record_takes_aiokafka_s_send(topic, partition, value, configs):
     producer = producer_knowing("v2", 6, max_request_size=1_000, **configs)
+    key = None if value is None else b'"Paris"'
     taken: list[tuple[Any, ...]] = []
 
     async def send(*record: Any, **fields: Any) -> str:
@@ -249,7 +252,7 @@ async def test_any_other_record_takes_aiokafka_s_send(topic, partition, value, c
     try:
         sender = KafkaRecordSender(producer)
         producer.send = send
-        delivery: object = await sender.send(topic, b'"Paris"', value, partition, None, None)
+        delivery: object = await sender.send(topic, key, value, partition, None, None)
         assert delivery == "delivery"
         assert (taken, batches_of(producer)) == ([(topic, value)], {})
     finally:
