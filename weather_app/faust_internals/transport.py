@@ -374,7 +374,6 @@ class Consumer(faust_aiokafka.Consumer):
         acks_enabled = self.app.topics.acks_enabled_for(tp.topic)
         to_message = self._to_message
         route = delivery.route(tp)
-        awaited = False
         for record in fetched:
             if thread.fetched_before_a_seek(tp):
                 # The seek moved the partition back to its committed offset: fetched again.
@@ -388,11 +387,12 @@ class Consumer(faust_aiokafka.Consumer):
                 # look like a gap (as it does in Faust's Fetcher, which reads it after its turn).
                 if not self._still_delivering(tp, generation, active_partitions):
                     return
-                awaited = True
+                route = delivery.route(tp)
             offset = record.offset
             last_read = read_offset[tp]
             if last_read is not None and offset < last_read:
                 continue  # delivered before
+            awaited = False
             if last_read and offset - last_read > 1 and acks_enabled:
                 await self._add_gap(tp, last_read + 1, offset)
                 awaited = True
@@ -403,7 +403,7 @@ class Consumer(faust_aiokafka.Consumer):
             if awaited:
                 if not self._still_delivering(tp, generation, active_partitions):
                     return
-                route, awaited = delivery.route(tp), False
+                route = delivery.route(tp)
             message = to_message(tp, record)
             if route is not None and route.put(message):
                 read_offset[tp] = offset

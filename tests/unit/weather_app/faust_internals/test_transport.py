@@ -1,5 +1,6 @@
 import asyncio
 import logging
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -252,15 +253,21 @@ def record(tp: TP, offset: int) -> ConsumerRecord[bytes, bytes]:
 class Fetches:
     """What the Fetcher's fetches return: one mapping of records each, then it is stopped.
 
-    `active` is Faust's live set of active partitions (None: every partition).
+    `active` is Faust's live set of active partitions (None: every partition); `at_next_turn`
+    runs at the first turn the Fetcher gives the other tasks after the last fetch returned.
     """
 
     def __init__(
-        self, fetcher: Any, *fetches: dict[TP, list[Any]], active: set[TP] | None = None
+        self,
+        fetcher: Any,
+        *fetches: dict[TP, list[Any]],
+        active: set[TP] | None = None,
+        at_next_turn: Callable[[], None] | None = None,
     ) -> None:
         self.fetcher = fetcher
         self.fetches = list(fetches)
         self.active = active
+        self.at_next_turn = at_next_turn
         self.timeouts: list[float] = []
 
     async def wait_next_records(self, timeout: float) -> Any:  # noqa: ASYNC109 (Faust's)
@@ -268,6 +275,8 @@ class Fetches:
         if not self.fetches:
             self.fetcher._stopped.set()
             return None, None
+        if len(self.fetches) == 1 and self.at_next_turn is not None:
+            asyncio.get_running_loop().call_soon(self.at_next_turn)
         return self.fetches.pop(0), self.active
 
 
@@ -288,11 +297,15 @@ def queue(thread, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 async def drain(
-    consumer: Any, monkeypatch: pytest.MonkeyPatch, *fetches: Any, active: set[TP] | None = None
+    consumer: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    *fetches: Any,
+    active: set[TP] | None = None,
+    at_next_turn: Callable[[], None] | None = None,
 ) -> Fetches:
     await consumer.app.topics.on_partitions_assigned({RAW, RAW_2})
     fetcher = SimpleNamespace(_stopped=asyncio.Event())
-    fetched = Fetches(fetcher, *fetches, active=active)
+    fetched = Fetches(fetcher, *fetches, active=active, at_next_turn=at_next_turn)
     monkeypatch.setattr(consumer, "_wait_next_records", fetched.wait_next_records)
     await asyncio.wait_for(consumer._drain_messages(fetcher), 2.0)
     return fetched
@@ -495,18 +508,10 @@ async def test_other_tasks_get_a_turn_every_100_messages_counted_across_fetches(
         {RAW: [record(RAW, offset) for offset in range(start, start + 60)]} for start in (0, 60)
     ]
 
-    async def wait_next_records(timeout: float) -> Any:  # noqa: ASYNC109 (Faust's)
-        if not fetches:
-            fetcher._stopped.set()
-            return None, None
-        if len(fetches) == 1:  # runs at the Fetcher's next turn, which the 101st message gives
-            asyncio.get_running_loop().call_soon(setattr, consumer, "flow_active", False)
-        return fetches.pop(0), None
+    def stop_the_flow() -> None:  # at the turn the 101st message gives
+        consumer.flow_active = False
 
-    await consumer.app.topics.on_partitions_assigned({RAW, RAW_2})
-    fetcher = SimpleNamespace(_stopped=asyncio.Event())
-    monkeypatch.setattr(consumer, "_wait_next_records", wait_next_records)
-    await asyncio.wait_for(consumer._drain_messages(fetcher), 2.0)
+    await drain(consumer, monkeypatch, *fetches, at_next_turn=stop_the_flow)
     assert len(offsets_in(queue)) == YIELD_EVERY == 100
 
 
@@ -527,14 +532,8 @@ async def test_a_fetch_that_returns_after_the_flow_stopped_is_sought_back(
 async def test_records_of_a_partition_neither_active_nor_held_back_are_not_delivered(
     consumer, queue, monkeypatch
 ):
-    async def wait_next_records(timeout: float) -> Any:  # noqa: ASYNC109 (Faust's)
-        fetcher._stopped.set()
-        return {RAW: [record(RAW, 0)], RAW_2: [record(RAW_2, 0)]}, {RAW_2}
-
-    await consumer.app.topics.on_partitions_assigned({RAW, RAW_2})
-    fetcher = SimpleNamespace(_stopped=asyncio.Event())
-    monkeypatch.setattr(consumer, "_wait_next_records", wait_next_records)
-    await asyncio.wait_for(consumer._drain_messages(fetcher), 2.0)
+    fetch = {RAW: [record(RAW, 0)], RAW_2: [record(RAW_2, 0)]}
+    await drain(consumer, monkeypatch, fetch, active={RAW_2})
     assert offsets_in(queue) == [(2, 0)]
 
 
@@ -546,19 +545,10 @@ async def test_a_seek_during_the_turn_every_100_messages_is_not_taken_for_a_gap(
     async def add_gap(tp: TP, first: int, last: int) -> None:
         gaps.append((tp, first, last))
 
-    async def wait_next_records(timeout: float) -> Any:  # noqa: ASYNC109 (Faust's)
-        if fetcher.fetched:
-            fetcher._stopped.set()
-            return None, None
-        fetcher.fetched = True
-        asyncio.get_running_loop().call_soon(seek_to, consumer, 1)  # at the Fetcher's next turn
-        return {RAW: [record(RAW, 5)]}, None
-
     monkeypatch.setattr(consumer, "_add_gap", add_gap)
     consumer._read_offset[RAW] = 4
     consumer._since_yield = YIELD_EVERY  # this record is the 101st
-    await consumer.app.topics.on_partitions_assigned({RAW, RAW_2})
-    fetcher = SimpleNamespace(_stopped=asyncio.Event(), fetched=False)
-    monkeypatch.setattr(consumer, "_wait_next_records", wait_next_records)
-    await asyncio.wait_for(consumer._drain_messages(fetcher), 2.0)
+    await drain(
+        consumer, monkeypatch, {RAW: [record(RAW, 5)]}, at_next_turn=lambda: seek_to(consumer, 1)
+    )
     assert (gaps, offsets_in(queue), consumer._read_offset[RAW]) == ([], [], 1)
