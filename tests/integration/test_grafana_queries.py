@@ -56,7 +56,7 @@ ONE_CITY = "Paris"
 # newest one is up to interval + ~2.2 s old; with 3 s that stays below 2 x interval (measured at
 # interval 2: about 2.5 s at a random moment).
 INTERVAL = 3
-COLLECT_SECONDS = 60
+COLLECT_SECONDS = 30
 # The datasource's minimum interval (timeInterval) and the width, in points, Grafana asks for.
 MIN_INTERVAL_SECONDS = 10
 MAX_DATA_POINTS = 1000
