@@ -44,6 +44,12 @@ def parse(argv: list[str]) -> Options:
         help="comma-separated readings/s, a latency run each (1000,5000)",
     )
     parser.add_argument("--latency-seconds", type=float, default=None, help="seconds (20)")
+    parser.add_argument(
+        "--latency-warmup-seconds",
+        type=float,
+        default=None,
+        help="seconds at the rate before the counted ones (10)",
+    )
     parser.add_argument("--profile-seconds", type=int, default=None, help="py-spy seconds (20)")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency run")
@@ -78,6 +84,8 @@ def parse(argv: list[str]) -> Options:
         parser.error("--n must be at least 100")
     if args.latency_seconds is not None:
         options.latency_seconds = args.latency_seconds
+    if args.latency_warmup_seconds is not None:
+        options.latency_warmup_seconds = args.latency_warmup_seconds
     if args.profile_seconds is not None:
         options.profile_seconds = args.profile_seconds
     options.latency_rates = args.latency_rates

@@ -69,7 +69,7 @@ class Options:
     n: int = 200_000
     latency_rates: tuple[int, ...] = (1000, 5000)
     latency_seconds: float = 20.0
-    latency_warmup_seconds: float = 2.0
+    latency_warmup_seconds: float = 10.0
     profile_seconds: int = 20
     broker: str | None = None
     output: Path = REPO / "BENCHMARKS.md"

@@ -25,6 +25,8 @@ def test_the_bench_harness_completes_and_writes_a_well_formed_table(
             kafka_broker,
             "--latency-seconds",
             "2",
+            "--latency-warmup-seconds",
+            "2",
             "--profile-seconds",
             "2",
             "--output",

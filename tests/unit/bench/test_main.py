@@ -14,3 +14,9 @@ def test_latency_runs_at_1000_and_5000_per_second_unless_told():
 def test_latency_rates_must_be_positive_whole_numbers(rates: str):
     with pytest.raises(SystemExit):
         parse(["--latency-rates", rates])
+
+
+def test_latency_counts_only_after_10_s_at_the_rate_unless_told():
+    # 10 s hold a worker's first three commits, which pay once what a started worker pays once.
+    assert parse([]).latency_warmup_seconds == 10.0
+    assert parse(["--latency-warmup-seconds", "2"]).latency_warmup_seconds == 2.0
