@@ -2,12 +2,14 @@
 
 A message that cannot be enriched goes to the dead-letter topic with its reason and original
 bytes; the agent never stops over one message. A batch's readings are acknowledged only once the
-broker has every record the batch produced (weather_app.broker.outbox); the tables take the batch's
-entries only then, so they never get ahead of their changelogs.
+broker has every record the batch produced (weather_app.broker.outbox). The tables' entries are
+held (`TABLE_WRITES`) until the next commit sends each city's newest ones to the changelogs
+before it commits the readings' offsets, and the tables take them only then, so they never get
+ahead of their changelogs.
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,8 +31,9 @@ from weather_app.app import (
 from weather_app.broker.outbox import Outbox, OutgoingRecord
 from weather_app.faust_internals.batches import take_batches
 from weather_app.faust_internals.producer import known_partitions, record_sender
-from weather_app.faust_internals.tables import changelog_record, write_table
+from weather_app.faust_internals.tables import TableWrites
 from weather_app.faust_internals.transactions import ack_when_handled, join_transaction_of
+from weather_app.faust_internals.transport import run_before_each_commit
 from weather_app.metrics import invalid_messages, published_records, rekeyed_readings
 from weather_app.rules.batch import BatchProcessor
 from weather_app.rules.deadletter import dead_letter
@@ -42,6 +45,7 @@ from weather_app.worker import stop_worker
 logger = logging.getLogger(__name__)
 PROCESSING_ERROR = "processing_error"
 HEADERS = EnrichedHeaders(settings.stale_after_seconds)
+TABLE_WRITES = TableWrites()
 
 
 @app.agent(raw_topic)
@@ -50,6 +54,7 @@ async def enrich_readings(stream: StreamT[bytes]) -> Any:
     # taken without Faust's per-event stream machinery (weather_app.faust_internals.batches).
     # `ack_when_handled` acknowledges a batch's events only when `enrich_batch` returns
     # (weather_app.faust_internals.transactions).
+    run_before_each_commit(app, write_tables)
     batches = take_batches(stream, settings.stream.batch_size, settings.stream.batch_seconds)
     async for events in batches:
         try:
@@ -61,17 +66,36 @@ async def enrich_readings(stream: StreamT[bytes]) -> Any:
             stop_worker(f"a batch of {len(events)} raw readings failed: {error!r}")
 
 
-async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
-    now = datetime.now(UTC)
-    batch = BatchProcessor(settings.stream.history_size, history.get, last_seen.get)
+def write_tables() -> Awaitable[None]:
+    """Before each commit, with no batch in progress: take the entries held since the last one;
+    the commit awaits their writing into the changelogs and tables."""
+    return write_taken_tables(TABLE_WRITES.take())
+
+
+async def write_taken_tables(taken: int) -> None:
+    try:
+        await TABLE_WRITES.write(await new_outbox())
+    except Exception as error:
+        # Their readings are acknowledged: committed without them, the tables would lose them.
+        stop_worker(f"writing {taken} table entries to their changelogs failed: {error!r}")
+
+
+async def new_outbox() -> Outbox:
     # Straight to the producer (the transactional one under exactly-once), not `Topic.send`,
     # whose per-message schema, future and sensor work cost more than the enrichment itself.
     # A worker asked to stop gives up a batch the broker does not take (else it never stops).
-    outbox = Outbox(
-        await record_sender(app),
-        retry=not exactly_once,
-        stopping=lambda: app.should_stop,
+    producer = await record_sender(app)
+    return Outbox(producer, retry=not exactly_once, stopping=lambda: app.should_stop)
+
+
+async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
+    now = datetime.now(UTC)
+    batch = BatchProcessor(
+        settings.stream.history_size,
+        lambda city: TABLE_WRITES.get(history, city),
+        lambda city: TABLE_WRITES.get(last_seen, city),
     )
+    outbox = await new_outbox()
     output = enriched_topic.get_topic_name()
     # With as many partitions as the raw topic, the producer's partitioner puts a city's record on
     # the partition its reading came from (the city's home): saying so spares aiokafka listing
@@ -82,10 +106,10 @@ async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
     enriched_count = rekeyed = 0
 
     def held(city: str) -> bool:
-        return batch.holds(city) or city in last_seen
+        return batch.holds(city) or TABLE_WRITES.holds(last_seen, city)
 
     def cities_held() -> int:
-        return len(last_seen) + batch.new_cities
+        return TABLE_WRITES.size(last_seen) + batch.new_cities
 
     for event in events:
         message = event.message
@@ -117,14 +141,10 @@ async def enrich_batch(events: Sequence[EventT[bytes]]) -> None:
             OutgoingRecord(output, key, encode_record(enriched), partition, HEADERS.of(reading))
         )
         enriched_count += 1
-    writes = []
+    await outbox.deliver()
     for city, update in batch.updates():
-        for table, value in ((history, update.samples), (last_seen, update.last_seen)):
-            sent = await outbox.send(changelog_record(table, city, value, update.partition))
-            writes.append((table, city, value, sent))
-    delivered = await outbox.deliver()
-    for table, city, value, sent in writes:
-        write_table(table, city, value, delivered[sent])
+        TABLE_WRITES.set(history, city, update.samples, update.partition)
+        TABLE_WRITES.set(last_seen, city, update.last_seen, update.partition)
     published_records.labels(topic=output).inc(enriched_count)
     rekeyed_readings.inc(rekeyed)
 

@@ -8,6 +8,7 @@ turns it fresh again, with one more event.
 import logging
 from datetime import UTC, datetime
 
+from agents.enrich import TABLE_WRITES
 from models import FreshnessAlert
 from models.codec import encode_key, encode_record
 from weather_app.app import admission, alerts_topic, app, last_seen, settings
@@ -29,10 +30,12 @@ MAX_AGE = settings.stale_after_seconds
 @app.timer(interval=max(1.0, settings.fetch_interval_seconds / 2))
 async def watch_freshness() -> None:
     now = datetime.now(UTC)
-    # A city no longer configured is no longer watched, and its series leave /metrics.
+    # A city no longer configured is no longer watched, and its series leave /metrics. The
+    # entries the enrich agent holds until the next commit are the newest (only of cities it
+    # owns): the table alone is up to a commit interval behind.
     seen = {
-        city: parse_rfc3339(last_seen[city].timestamp)
-        for city in owned_keys(last_seen)
+        city: parse_rfc3339(TABLE_WRITES.get(last_seen, city).timestamp)
+        for city in {*owned_keys(last_seen), *TABLE_WRITES.keys(last_seen)}
         if admission.tracks(city)
     }
     verdicts = assess(seen, seen, {}, now, MAX_AGE)

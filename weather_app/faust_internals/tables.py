@@ -1,5 +1,5 @@
 """The app's tables: each key's entries live on its home partition, and only there; and the one
-way the enrich agent writes them.
+way the enrich agent writes them, once per commit (`TableWrites`).
 
 A city's readings are enriched on the raw partition its key hashes to, and its table entries go
 to the same partition of the changelogs (weather_app.rules.partitioning). Readings published under
@@ -20,7 +20,7 @@ from faust.stores import rocksdb
 from faust.types import TP, EventT, StoreT, TableT
 from yarl import URL
 
-from weather_app.broker.outbox import OutgoingRecord
+from weather_app.broker.outbox import Outbox, OutgoingRecord
 from weather_app.rules.partitioning import home_partition, on_home_partition
 
 
@@ -143,3 +143,73 @@ def write_table(table: TableT[str, Any], key: str, value: Any, delivered: Record
         store.write(key, value, delivered)
     else:
         store[key] = value
+
+
+class TableWrites:
+    """Table entries set by the enrich agent, held until the next commit, which sends each key's
+    newest entry to its changelog and, once the broker has it, sets it in the table.
+
+    Under a steady load a batch holds about one reading a city, so a changelog record per city
+    and table per batch cost two records a reading beside the enriched one. Each commit `take`s
+    the entries held, with no batch in progress, and `write`s them before it commits the offsets
+    acknowledged by then (weather_app.faust_internals.transport.run_before_each_commit): no
+    offset is committed past a reading whose entries are not in the changelogs. Until written,
+    `get`, `holds`, `keys` and `size` see the entries over the table's (the freshness monitor
+    reads through them); the table and its web view show what the changelogs hold, up to a commit
+    interval behind. A crash loses the entries not written with the uncommitted readings, which
+    are read again over the tables the changelogs rebuild.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[str, str], tuple[TableT[str, Any], Any, int]] = {}
+        self._taken: dict[tuple[str, str], tuple[TableT[str, Any], Any, int]] = {}
+        # By table: keys held (or taken) here that the table lacks.
+        self._new_held: dict[str, int] = {}
+        self._new_taken: dict[str, int] = {}
+
+    def get(self, table: TableT[str, Any], key: str) -> Any:
+        entry = self._held.get((table.name, key)) or self._taken.get((table.name, key))
+        return table.get(key) if entry is None else entry[1]
+
+    def holds(self, table: TableT[str, Any], key: str) -> bool:
+        entry = (table.name, key)
+        return entry in self._held or entry in self._taken or key in table
+
+    def keys(self, table: TableT[str, Any]) -> set[str]:
+        """The keys of `table` held or taken here."""
+        return {key for name, key in (*self._held, *self._taken) if name == table.name}
+
+    def size(self, table: TableT[str, Any]) -> int:
+        name = table.name
+        return len(table) + self._new_held.get(name, 0) + self._new_taken.get(name, 0)
+
+    def set(self, table: TableT[str, Any], key: str, value: Any, partition: int) -> None:
+        """Hold `table[key] = value`, whose changelog record goes to `partition` (the source
+        event's)."""
+        entry = (table.name, key)
+        if not self.holds(table, key):
+            self._new_held[table.name] = self._new_held.get(table.name, 0) + 1
+        self._held[entry] = (table, value, partition)
+
+    def take(self) -> int:
+        """Take the entries held so far for the next `write`, and say how many they are; those
+        set from now on wait for the commit after."""
+        if self._taken:
+            raise RuntimeError("the entries taken before are not written yet")
+        self._taken, self._held = self._held, {}
+        self._new_taken, self._new_held = self._new_held, {}
+        return len(self._taken)
+
+    async def write(self, outbox: Outbox) -> None:
+        """Send every taken entry's changelog record through `outbox`, and once all are delivered
+        set them in their tables; taken until then (`outbox.deliver()` raises if they are not)."""
+        if not self._taken:
+            return
+        entries = list(self._taken.items())
+        for (_, key), (table, value, partition) in entries:
+            await outbox.send(changelog_record(table, key, value, partition))
+        delivered = await outbox.deliver()
+        for ((_, key), (table, value, _)), metadata in zip(entries, delivered, strict=True):
+            write_table(table, key, value, metadata)
+        self._taken = {}
+        self._new_taken = {}

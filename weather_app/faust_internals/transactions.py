@@ -25,11 +25,10 @@ event) joins the transaction of that event's input partition, as in Kafka Stream
 record keeps Faust's mapping (the partition it is sent to is the source event's); any other
 record (timers, web views) goes out on the non-transactional producer and is visible at once. A
 commit waits for the batch in progress (`ack_when_handled`); a rebalance first commits what was
-acked; input partitions resume only after the seek (in `weather_app.faust_internals.transport`,
-for both guarantees).
+acked; input partitions resume only after the seek (these three in
+`weather_app.faust_internals.transport`, for both guarantees).
 """
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -43,9 +42,6 @@ from faust.types.tuples import RecordMetadata
 from weather_app.faust_internals import transport
 from weather_app.faust_internals.batches import acknowledge
 
-# Held by the agent for one batch, by the consumer for one commit: a commit happens between two
-# batches, when every record of each acknowledged event has been handed to its transaction.
-_between_batches = asyncio.Lock()
 # The input partition of the event whose records are being sent.
 _source: ContextVar[TP | None] = ContextVar("weather_transaction_source", default=None)
 
@@ -58,7 +54,7 @@ async def ack_when_handled(events: Sequence[EventT[Any]]) -> AsyncIterator[None]
     are never committed: whichever worker reads their partitions next handles them again.
     `join_transaction_of` holds until the block ends.
     """
-    async with _between_batches:
+    async with transport.between_batches:
         token = _source.set(None)
         try:
             yield
@@ -120,22 +116,7 @@ class SourcePartitionTransactionManager(TransactionManager):
         return await super().commit(offsets, start_new_transaction=start_new_transaction)
 
 
-class Consumer(transport.Consumer):
-    async def commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
-        async with _between_batches:
-            return await super().commit(topics, start_new_transaction=start_new_transaction)
-
-    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
-        # A rebalance revokes every partition, those this worker keeps too, and each goes back to
-        # its committed offset afterwards. Faust forgets the acked offsets before its own commit
-        # at revocation, so the events handled since the last commit were handled again, and
-        # where the partition is kept, into the same open transaction: both copies committed.
-        await self.commit()
-        await super().on_partitions_revoked(revoked)
-
-
 class Transport(transport.Transport):
     """The app's transport with the exactly-once fixes above."""
 
-    Consumer = Consumer
     TransactionManager = SourcePartitionTransactionManager

@@ -31,6 +31,14 @@ exactly_once Faust takes the end offset from the consumer's last fetch, which a 
 assigned has not had: -1, so recovery reads nothing, or, for a partition this worker recovered
 before, stops on "persisted offset ... higher than ... highwater (2120 > -1)". Here the end is
 asked of the broker and is one past the last record recovery will be given.
+
+Both guarantees: a commit takes what it covers between two of the agent's batches
+(`between_batches`), first runs what the agent asked to run before each commit (its tables'
+writes, weather_app.faust_internals.tables.TableWrites; under at_least_once while the next
+batches run, `run_before_each_commit`), and a rebalance first commits what was acked:
+Faust forgets the acked offsets of every partition at revocation, before its own commit there,
+so the events handled since the last commit would be handled again (under exactly_once into the
+open transaction of a partition the worker keeps, where both copies would commit).
 """
 
 import asyncio
@@ -71,6 +79,27 @@ FETCH_TIMEOUT_SECONDS = 1.0
 FETCH_TIMEOUT_WHILE_HELD_BACK_SECONDS = 0.05
 # The Fetcher lets other tasks run after this many messages (as Faust's does).
 YIELD_EVERY = 100
+
+# Held by the agent for one batch (weather_app.faust_internals.transactions.ack_when_handled), by
+# the consumer while it takes what a commit covers: a commit sees each batch whole or not at all.
+between_batches = asyncio.Lock()
+
+BeforeCommit = Callable[[], Awaitable[None]]
+
+
+def run_before_each_commit(app: Any, callback: BeforeCommit) -> None:
+    """Call `callback` at the start of each of `app`'s commits, with no batch in progress, and
+    await what it returns before committing; it replaces any callback set before.
+
+    The commit covers the offsets acknowledged when `callback` was called. Under at_least_once
+    the agent's batches run on while its awaitable and the commit do (a commit pauses the stream
+    only for the call); under exactly_once the whole commit is between two batches, whose records
+    belong to the transactions it commits.
+    """
+    consumer = app.consumer
+    if not isinstance(consumer, Consumer):
+        raise TypeError(f"{type(consumer).__name__} is not weather_app's consumer")
+    consumer.before_commit = callback
 
 
 async def end_of_records(
@@ -231,6 +260,46 @@ class Consumer(faust_aiokafka.Consumer):
     _recovering_since: float | None = None
     _since_yield = 0
     _next_recovery_report = 0.0
+    before_commit: BeforeCommit | None = None
+    _one_commit_at_a_time: asyncio.Lock | None = None
+    _offsets_taken: dict[TP, int] | None = None
+    _counted_commit: "asyncio.Future[Any] | None" = None
+
+    async def commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
+        if self.in_transaction:
+            async with between_batches:
+                if self.before_commit is not None:
+                    await self.before_commit()
+                return await super().commit(topics, start_new_transaction=start_new_transaction)
+        if self._one_commit_at_a_time is None:
+            self._one_commit_at_a_time = asyncio.Lock()
+        async with self._one_commit_at_a_time:
+            async with between_batches:
+                # Faust's own reckoning, which takes the acknowledged offsets off its lists.
+                offsets = super()._filter_committable_offsets(
+                    self._filter_tps_with_pending_acks(topics)
+                )
+                written = None if self.before_commit is None else self.before_commit()
+            if written is not None:
+                await written
+            self._offsets_taken = offsets
+            try:
+                return await super().commit(topics, start_new_transaction=start_new_transaction)
+            finally:
+                self._offsets_taken = None
+
+    def _filter_committable_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
+        # Faust takes the offsets to commit once the commit starts; under at_least_once a commit
+        # covers the readings acknowledged when it was asked for (`commit` took their offsets).
+        if self._offsets_taken is None:
+            offsets: dict[TP, int] = super()._filter_committable_offsets(tps)
+            return offsets
+        committing = set(tps)
+        return {tp: offset for tp, offset in self._offsets_taken.items() if tp in committing}
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        await self.commit()
+        await super().on_partitions_revoked(revoked)
 
     @Service.timer(1.0)
     async def _watch_recovery(self) -> None:
@@ -262,6 +331,22 @@ class Consumer(faust_aiokafka.Consumer):
                 for tp, stats in sorted(remaining.items())
             ),
         )
+
+    def _commit_in_background(self) -> None:
+        """Commit, as `broker_commit_every` acknowledged messages ask, while records go on being
+        delivered; none if the one started before is still running (the count starts again).
+
+        Faust's Fetcher awaits this commit, delivering nothing until the batch in progress ends,
+        the tables' entries are in their changelogs, Faust's producer is flushed and the broker
+        has the offsets (or until the commit in progress ends, after which it returns without
+        committing): at 5,000 readings/s, a pause every 2 s, which a worker near its capacity
+        takes long to catch up on (docs/benchmark-notes.md). The timer's commits already run
+        beside the Fetcher in a task of their own.
+        """
+        if self._counted_commit is None or self._counted_commit.done():
+            # A future of this service's: one that raises crashes the consumer (as a failed
+            # commit of the timer's task does); `on_stop`'s commit waits for one in progress.
+            self._counted_commit = self.add_future(self.commit())
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -398,8 +483,7 @@ class Consumer(faust_aiokafka.Consumer):
                 awaited = True
             if self._commit_every is not None and self._n_acked >= self._commit_every:
                 self._n_acked = 0
-                await self.commit()
-                awaited = True
+                self._commit_in_background()
             if awaited:
                 if not self._still_delivering(tp, generation, active_partitions):
                     return

@@ -15,6 +15,7 @@ from agents.enrich import enrich_batch, enrich_readings
 from models import ENRICHED_FIELDS
 from models.codec import encode_key
 from weather_app.app import (
+    app,
     dlq_topic,
     enriched_topic,
     history,
@@ -22,6 +23,7 @@ from weather_app.app import (
     raw_topic,
     settings,
 )
+from weather_app.faust_internals.tables import TableWrites
 from weather_app.metrics import rekeyed_readings
 from weather_app.rules.partitioning import home_partition
 
@@ -149,6 +151,13 @@ async def settled(event: Any) -> None:
 def empty_tables():
     for table in (history, last_seen):
         table.data.clear()
+    with patch("agents.enrich.TABLE_WRITES", TableWrites()) as held:
+        yield held
+
+
+async def commit() -> None:
+    """The consumer's commit, which first writes the held table entries (no offset to commit)."""
+    await app.consumer.commit()
 
 
 async def test_each_raw_reading_becomes_one_enriched_record_keyed_by_city(producer):
@@ -191,6 +200,7 @@ async def test_tables_keep_last_seen_and_history_per_city(producer):
             stamp = f"2026-11-27T12:{minute:02d}:00Z"
             await put(agent, "Paris", raw_message("Paris", stamp, temperature))
         await put(agent, "Rome", raw_message("Rome", "2026-11-27T12:05:00Z", 15.0))
+    await commit()
     paris = last_seen["Paris"]
     assert (paris.timestamp, paris.data_origin, paris.count) == (
         "2026-11-27T12:20:00Z",
@@ -210,6 +220,7 @@ async def test_a_late_reading_does_not_move_last_seen_back(producer):
     async with enrich_readings.test_context() as agent:
         await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:20:00Z", 9.0))
         await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:10:00Z", 9.0))
+    await commit()
     assert last_seen["Paris"].timestamp == "2026-11-27T12:20:00Z"
     assert last_seen["Paris"].latest.timestamp == "2026-11-27T12:20:00Z"
     assert last_seen["Paris"].count == 2
@@ -296,6 +307,7 @@ async def test_table_changelog_records_go_to_the_city_s_home_partition(producer)
             stamp = f"2026-11-27T12:{minute:02d}:00Z"
             await put(agent, "Paris", raw_message("Paris", stamp, 9.0))
             await put(agent, "Rome", raw_message("Rome", stamp, 15.0))
+    await commit()
     assert len(published(producer)) == 6
     for table in (history, last_seen):
         assert set(changelog(producer, table)) == {("Paris", home("Paris")), ("Rome", home("Rome"))}
@@ -384,6 +396,7 @@ async def test_accepted_unknown_cities_stop_at_the_maximum(producer):
         async with enrich_readings.test_context() as agent:
             for city in ("Paris", "Atlantis", "Lemuria", "Mu", "Atlantis", "Tokyo"):
                 await put(agent, city, raw_message(city, "2026-11-27T12:00:00Z", 9.0))
+    await commit()
     assert [letter["reason"] for letter in letters(producer)] == ["too_many_cities"]
     assert [orjson.loads(key) for key, _ in published(producer)].count("Atlantis") == 2
     assert sorted(last_seen.keys()) == ["Atlantis", "Lemuria", "Paris", "Tokyo"]
@@ -396,6 +409,7 @@ async def test_records_the_producer_failed_are_sent_again_and_the_tables_wait_fo
             event = await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:00:00Z", 9.0))
             await settled(event)
             await settled(await put(agent, "Paris", b"{broken"))
+        await commit()
     assert len(published(flaky)) == 1
     assert len(letters(flaky)) == 1
     assert {topic for topic, *_ in flaky.records} >= {
@@ -420,5 +434,38 @@ async def test_a_batch_that_cannot_be_delivered_is_not_acked_and_stops_the_worke
             await settled(event)
     assert not event.message.acked
     [call] = stop_worker.call_args_list
+    assert "KafkaTimeoutError" in call.args[0]
+    assert "Paris" not in last_seen
+
+
+async def test_the_tables_take_a_city_s_newest_entries_at_the_next_commit_in_one_record_each(
+    producer,
+):
+    async with enrich_readings.test_context() as agent:
+        for minute in (0, 10, 20):  # a batch each
+            stamp = f"2026-11-27T12:{minute:02d}:00Z"
+            await settled(await put(agent, "Paris", raw_message("Paris", stamp, 9.0)))
+        assert len(published(producer)) == 3
+        assert changelog(producer, history) == changelog(producer, last_seen) == []
+        assert "Paris" not in last_seen
+        await commit()
+    for table in (history, last_seen):
+        assert changelog(producer, table) == [("Paris", home("Paris"))]
+    assert last_seen["Paris"].count == 3
+    assert len(history["Paris"].samples) == 3
+
+
+async def test_table_entries_that_cannot_be_written_at_a_commit_stop_the_worker(
+    producer, stop_worker
+):
+    async with enrich_readings.test_context() as agent:
+        event = await put(agent, "Paris", raw_message("Paris", "2026-11-27T12:00:00Z", 9.0))
+        await settled(event)
+        assert event.message.acked
+        producer.error, producer.failures = KafkaTimeoutError(), 10**9
+        with patch("agents.enrich.exactly_once", True):
+            await commit()
+    [call] = stop_worker.call_args_list
+    assert "2 table entries" in call.args[0]
     assert "KafkaTimeoutError" in call.args[0]
     assert "Paris" not in last_seen

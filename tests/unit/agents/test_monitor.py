@@ -9,6 +9,7 @@ import pytest
 from agents.monitor import tracker, watch_freshness
 from models import LastSeen, RawReading
 from weather_app.app import last_seen
+from weather_app.faust_internals.tables import TableWrites
 from weather_app.metrics import city_age_seconds
 from weather_app.rules.batch import next_last_seen
 from weather_app.rules.enrichment import enrich_sample, sample_of
@@ -59,3 +60,14 @@ async def test_a_city_that_left_the_configuration_is_neither_watched_nor_exporte
     await one_round()
     assert "Atlantis" not in exported()
     assert "Paris" in exported()
+
+
+async def test_a_city_s_entry_held_until_the_next_commit_is_the_one_watched(owned):
+    last_seen.data.update(Paris=entry("2026-11-30T12:00:00Z"))
+    writes = TableWrites()
+    writes.set(last_seen, "Paris", entry("2099-11-30T12:00:00Z"), 0)
+    writes.set(last_seen, "Rome", entry("2099-11-30T12:00:00Z"), 0)
+    with patch("agents.monitor.TABLE_WRITES", writes):
+        await one_round()
+    assert {"Paris", "Rome"} <= exported()
+    assert city_age_seconds.labels(city="Paris")._value.get() == 0.0  # in the future: not stale

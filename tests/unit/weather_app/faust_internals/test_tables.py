@@ -1,3 +1,4 @@
+import asyncio
 from types import SimpleNamespace
 from typing import Any, cast
 from unittest.mock import PropertyMock, patch
@@ -10,9 +11,12 @@ from faust.types import TP
 from models import Sample, StoredSamples
 from models.codec import encode_key
 from weather_app.app import app, history, last_seen, settings
+from weather_app.broker.outbox import Outbox
+from weather_app.errors import DeliveryFailed
 from weather_app.faust_internals.tables import (
     RocksDBStore,
     Table,
+    TableWrites,
     changelog_record,
     write_table,
 )
@@ -143,3 +147,94 @@ def test_write_table_sets_a_memory_table_s_entry():
     write_table(history, "Rome", samples(21.5), delivered(0, 0))
     assert history.data["Rome"] == samples(21.5)
     history.data.clear()
+
+
+class ChangelogProducer:
+    """Delivers each record at the next offset of its partition, unless told to fail."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.sent: list[tuple[str, bytes | None, int | None]] = []
+
+    async def send(self, topic, key, value, partition, timestamp, headers):
+        self.sent.append((topic, key, partition))
+        if self.fail:
+            raise RuntimeError("broker gone")
+        offset = sum(1 for _, _, sent_to in self.sent if sent_to == partition) - 1
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(delivered(partition, offset))
+        return future
+
+    async def flush(self) -> None:
+        pass
+
+
+@pytest.fixture
+def memory_tables():
+    for table in (history, last_seen):
+        table.data.clear()
+    yield
+    for table in (history, last_seen):
+        table.data.clear()
+
+
+async def test_taken_entries_reach_changelog_and_table_only_when_written_newest_only(
+    memory_tables,
+):
+    writes = TableWrites()
+    writes.set(history, "Rome", samples(7.0), 2)
+    writes.set(history, "Rome", samples(7.0, 8.0), 2)
+    writes.set(history, "Oslo", samples(1.0), 3)
+    assert writes.get(history, "Rome") == samples(7.0, 8.0)
+    assert writes.take() == 2
+    writes.set(history, "Rome", samples(7.0, 8.0, 9.0), 2)  # a batch while they are written
+    assert writes.get(history, "Rome") == samples(7.0, 8.0, 9.0)
+    assert "Rome" not in history
+    producer = ChangelogProducer()
+    await writes.write(Outbox(producer, retry=False))
+    topic = history.changelog_topic.get_topic_name()
+    assert producer.sent == [(topic, encode_key("Rome"), 2), (topic, encode_key("Oslo"), 3)]
+    assert (history["Rome"], history["Oslo"]) == (samples(7.0, 8.0), samples(1.0))
+    assert writes.get(history, "Rome") == samples(7.0, 8.0, 9.0)
+    assert writes.take() == 1
+    await writes.write(Outbox(producer, retry=False))
+    assert history["Rome"] == samples(7.0, 8.0, 9.0)
+    assert writes.take() == 0
+    await writes.write(Outbox(producer, retry=False))
+    assert len(producer.sent) == 3  # nothing taken, nothing sent
+
+
+async def test_held_keys_count_as_held_until_written_and_only_once(memory_tables):
+    writes = TableWrites()
+    write_table(history, "Rome", samples(7.0), delivered(0, 0))
+    writes.set(history, "Rome", samples(8.0), 0)
+    writes.set(history, "Oslo", samples(1.0), 0)
+    writes.set(history, "Oslo", samples(2.0), 0)
+    assert (writes.holds(history, "Oslo"), writes.holds(history, "Rome")) == (True, True)
+    assert not writes.holds(history, "Lima")
+    assert not writes.holds(last_seen, "Oslo")
+    assert writes.size(history) == 2
+    assert writes.size(last_seen) == 0
+    writes.take()
+    writes.set(history, "Oslo", samples(3.0), 0)
+    writes.set(history, "Lima", samples(4.0), 0)
+    assert writes.keys(history) == {"Rome", "Oslo", "Lima"}
+    assert writes.size(history) == 3
+    await writes.write(Outbox(ChangelogProducer(), retry=False))
+    assert writes.size(history) == 3 == len(history) + 1
+
+
+async def test_entries_whose_changelog_records_fail_stay_taken_and_out_of_the_table(
+    memory_tables,
+):
+    writes = TableWrites()
+    writes.set(history, "Rome", samples(7.0), 2)
+    writes.take()
+    with pytest.raises(DeliveryFailed):
+        await writes.write(Outbox(ChangelogProducer(fail=True), retry=False))
+    assert "Rome" not in history
+    assert writes.get(history, "Rome") == samples(7.0)
+    with pytest.raises(RuntimeError, match="not written yet"):
+        writes.take()
+    await writes.write(Outbox(ChangelogProducer(), retry=False))
+    assert history["Rome"] == samples(7.0)

@@ -1,6 +1,5 @@
 """Which Kafka transaction a record joins, and when offsets commit, under exactly_once."""
 
-import asyncio
 import weakref
 from types import SimpleNamespace
 from typing import Any, cast
@@ -12,7 +11,7 @@ from faust.streams import _current_event
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 
-from weather_app.faust_internals import transactions, transport
+from weather_app.faust_internals import transactions
 
 RAW = TP("app-raw", 4)
 CHANGELOG = "app-history-changelog"
@@ -115,42 +114,6 @@ async def test_changelog_records_waiting_in_the_buffer_join_the_transaction_befo
     manager, producer = manager
     await manager.commit({RAW: 8})
     assert producer.calls == [("flush buffer",), ("commit", {"app-1-4": {RAW: 8}})]
-
-
-async def test_a_commit_waits_for_the_batch_in_progress(app, monkeypatch):
-    committed = asyncio.Event()
-
-    async def commit(self: Any, topics: Any = None, start_new_transaction: bool = True) -> bool:
-        committed.set()
-        return True
-
-    monkeypatch.setattr(transport.Consumer, "commit", commit)
-    async with transactions.ack_when_handled([consumed_event(app, RAW)]):
-        commit_task = asyncio.ensure_future(app.consumer.commit())
-        await asyncio.sleep(0.05)
-        assert not committed.is_set()
-    await commit_task
-    assert committed.is_set()
-
-
-async def test_a_rebalance_commits_the_acked_offsets_before_faust_forgets_them(app, monkeypatch):
-    consumer = app.consumer
-    consumer._acked[RAW] = [5, 6, 7]
-    consumer._acked_index[RAW] = {5, 6, 7}
-    commits: list[dict[TP, int]] = []
-
-    async def commit_offsets(offsets: dict[TP, int], start_new_transaction: bool = True) -> bool:
-        commits.append(dict(offsets))
-        return True
-
-    async def faust_revocation(revoked: set[TP]) -> None:
-        # Faust's own commit at revocation, in app._on_partitions_revoked, comes too late.
-        commits.append({tp: consumer._new_offset(tp) for tp in revoked})
-
-    monkeypatch.setattr(consumer, "_commit_offsets", commit_offsets)
-    monkeypatch.setattr(consumer, "_on_partitions_revoked", faust_revocation)
-    await consumer.on_partitions_revoked({RAW})
-    assert commits == [{RAW: 8}, {RAW: None}]
 
 
 def consumed_event(app: faust.App, tp: TP, offset: int = 0) -> Any:

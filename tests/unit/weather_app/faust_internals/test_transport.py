@@ -1,6 +1,6 @@
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -12,7 +12,10 @@ from faust.tables.recovery import RecoveryStats
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.transports import ConsumerT
+from faust.types.tuples import ConsumerMessage
 
+from weather_app.faust_internals import transactions, transport
+from weather_app.faust_internals.delivery import Delivery
 from weather_app.faust_internals.transport import (
     FETCH_MAX_WAIT_MS,
     FETCH_TIMEOUT_SECONDS,
@@ -21,6 +24,7 @@ from weather_app.faust_internals.transport import (
     ConsumerThread,
     Transport,
     end_of_records,
+    run_before_each_commit,
 )
 
 CHANGELOG, RAW = TP("app-history-changelog", 0), TP("app-raw", 1)
@@ -445,13 +449,12 @@ async def test_a_rebalance_while_the_fetcher_awaits_drops_the_rest_of_the_fetch(
 ):
     active = {RAW, RAW_2}
 
-    async def commit(*args: Any, **kwargs: Any) -> bool:
+    async def add_gap(tp: TP, first: int, last: int) -> None:
         rebalance(consumer, change, active)
-        return True
 
-    monkeypatch.setattr(consumer, "commit", commit)
-    consumer._commit_every, consumer._n_acked = 1, 1  # a commit is due before the first record
-    fetch = {RAW: [record(RAW, 0)], RAW_2: [record(RAW_2, 0)]}
+    monkeypatch.setattr(consumer, "_add_gap", add_gap)
+    consumer._read_offset[RAW] = 4
+    fetch = {RAW: [record(RAW, 9)], RAW_2: [record(RAW_2, 0)]}
     await drain(consumer, monkeypatch, fetch, active=active)
     assert offsets_in(queue) == ([(2, 0)] if change == "partition no longer active" else [])
 
@@ -552,3 +555,188 @@ async def test_a_seek_during_the_turn_every_100_messages_is_not_taken_for_a_gap(
         consumer, monkeypatch, {RAW: [record(RAW, 5)]}, at_next_turn=lambda: seek_to(consumer, 1)
     )
     assert (gaps, offsets_in(queue), consumer._read_offset[RAW]) == ([], [], 1)
+
+
+@pytest.fixture(params=["at_least_once", "exactly_once"])
+def committing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A consumer of either guarantee whose commits of offsets are recorded, in order, in
+    `consumer.calls` (no broker: Faust's `_commit_offsets` is replaced)."""
+    app = faust.App(
+        "commit-test",
+        broker="kafka://127.0.0.1:9",
+        processing_guarantee=request.param,
+        store="memory://",
+    )
+    app.in_worker = True  # Faust's transactions are a worker's only
+    kind = transactions.Transport if request.param == "exactly_once" else Transport
+    app.transport = kind(app.conf.broker_consumer, app)
+    consumer = cast(Any, app.consumer)
+    consumer.calls = []
+    # A lock belongs to the event loop of its first wait, and each test has its own loop.
+    monkeypatch.setattr(transport, "between_batches", asyncio.Lock())
+
+    async def commit_offsets(offsets: dict[TP, int], start_new_transaction: bool = True) -> bool:
+        consumer.calls.append(dict(offsets))
+        return True
+
+    monkeypatch.setattr(consumer, "_commit_offsets", commit_offsets)
+    return consumer
+
+
+def acked(consumer: Any, tp: TP, *offsets: int) -> None:
+    consumer._acked[tp] = list(offsets)
+    consumer._acked_index[tp] = set(offsets)
+
+
+def consumed_event(app: faust.App, tp: TP, offset: int = 0) -> Any:
+    message = ConsumerMessage(tp.topic, tp.partition, offset, 0.0, 0, None, b"k", b"v", None)
+    message.refcount = 1  # held by one stream
+    return app.create_event(b"k", b"v", None, message)
+
+
+async def test_what_the_agent_asked_runs_before_each_commit_takes_its_offsets(committing):
+    acked(committing, RAW, 5, 6, 7)
+
+    async def write() -> None:
+        committing.calls.append("written")
+
+    def before_commit() -> Awaitable[None]:
+        committing.calls.append("taken")
+        return write()
+
+    run_before_each_commit(committing.app, before_commit)
+    assert await committing.commit()
+    assert committing.calls == ["taken", "written", {RAW: 8}]
+
+
+@pytest.mark.parametrize("committing", ["at_least_once"], indirect=True)
+async def test_at_least_once_batches_run_on_while_a_commit_writes_and_wait_for_the_next(
+    committing,
+):
+    acked(committing, RAW, 5, 6, 7)
+    writing = asyncio.Event()
+    written = asyncio.Event()
+
+    async def write() -> None:
+        writing.set()
+        await written.wait()
+
+    run_before_each_commit(committing.app, write)
+    commit = asyncio.ensure_future(committing.commit())
+    await writing.wait()
+    async with asyncio.timeout(1), transport.between_batches:
+        committing._acked[RAW].append(8)  # a batch, not held up while the entries are written
+    written.set()
+    await commit
+    assert committing.calls == [{RAW: 8}]  # its reading's entries are not written yet
+    assert await committing.commit()
+    assert committing.calls == [{RAW: 8}, {RAW: 9}]
+
+
+@pytest.mark.parametrize("committing", ["at_least_once"], indirect=True)
+async def test_at_least_once_commits_take_their_turns(committing):
+    acked(committing, RAW, 5)
+    written = asyncio.Event()
+
+    async def first_write() -> None:
+        await written.wait()
+
+    writes = [first_write(), asyncio.sleep(0)]
+
+    def before_commit() -> Awaitable[None]:
+        return writes.pop(0)
+
+    run_before_each_commit(committing.app, before_commit)
+    first = asyncio.ensure_future(committing.commit())
+    await asyncio.sleep(0.01)
+    committing._acked[RAW].append(6)
+    second = asyncio.ensure_future(committing.commit())
+    await asyncio.sleep(0.01)
+    assert committing.calls == []  # the second takes nothing while the first writes
+    written.set()
+    await asyncio.gather(first, second)
+    assert committing.calls == [{RAW: 6}, {RAW: 7}]
+
+
+def test_only_weather_app_s_consumer_runs_something_before_each_commit():
+    app = faust.App("plain-test", broker="kafka://127.0.0.1:9")
+
+    async def nothing() -> None:
+        return None
+
+    with pytest.raises(TypeError, match="not weather_app's consumer"):
+        run_before_each_commit(app, nothing)
+
+
+async def test_a_commit_waits_for_the_batch_in_progress(committing):
+    acked(committing, RAW, 5)
+    async with transactions.ack_when_handled([consumed_event(committing.app, RAW, 6)]):
+        commit = asyncio.ensure_future(committing.commit())
+        await asyncio.sleep(0.05)
+        committing.calls.append("batch handled")
+    await commit
+    assert committing.calls == ["batch handled", {RAW: 6}]
+
+
+async def test_a_rebalance_commits_the_acked_offsets_before_faust_forgets_them(
+    committing, monkeypatch
+):
+    acked(committing, RAW, 5, 6, 7)
+
+    async def faust_revocation(revoked: set[TP]) -> None:
+        # Faust's own commit at revocation, in app._on_partitions_revoked, comes too late.
+        committing.calls.append({tp: committing._new_offset(tp) for tp in revoked})
+
+    monkeypatch.setattr(committing, "_on_partitions_revoked", faust_revocation)
+    await committing.on_partitions_revoked({RAW})
+    assert committing.calls == [{RAW: 8}, {RAW: None}]
+
+
+def run_futures_on_this_loop(consumer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app was made outside the test's event loop: so would its consumer's futures be."""
+    monkeypatch.setattr(consumer, "_loop", asyncio.get_running_loop())
+
+
+async def test_a_commit_due_every_n_acked_messages_runs_while_the_fetcher_delivers_on(
+    consumer, queue, monkeypatch
+):
+    commits_started = 0
+    committed = asyncio.Event()
+
+    async def commit(*args: Any, **kwargs: Any) -> bool:
+        nonlocal commits_started
+        commits_started += 1
+        await committed.wait()  # the broker has not answered yet
+        return True
+
+    def ack_before_each_record(message: Any) -> bool:
+        consumer._n_acked += 1
+        return True
+
+    monkeypatch.setattr(consumer, "commit", commit)
+    run_futures_on_this_loop(consumer, monkeypatch)
+    consumer._commit_every, consumer._n_acked = 1, 1  # a commit is due before the first record
+    monkeypatch.setattr(
+        Delivery, "route", lambda self, tp: SimpleNamespace(put=ack_before_each_record)
+    )
+    await drain(consumer, monkeypatch, {RAW: [record(RAW, offset) for offset in range(3)]})
+    await asyncio.sleep(0)
+    assert consumer._read_offset[RAW] == 2  # every record delivered; the commit still waits
+    assert commits_started == 1  # due again at each record, but one was running
+    committed.set()
+    await asyncio.sleep(0)
+    assert consumer._counted_commit.done()
+
+
+async def test_a_commit_due_every_n_acked_messages_that_fails_crashes_the_consumer(
+    consumer, queue, monkeypatch
+):
+    async def commit(*args: Any, **kwargs: Any) -> bool:
+        raise RuntimeError("commit refused")
+
+    monkeypatch.setattr(consumer, "commit", commit)
+    run_futures_on_this_loop(consumer, monkeypatch)
+    consumer._commit_every, consumer._n_acked = 1, 1
+    await drain(consumer, monkeypatch, {RAW: [record(RAW, 0)]})
+    await asyncio.sleep(0)
+    assert isinstance(consumer.crash_reason, RuntimeError)
