@@ -12,8 +12,8 @@ from faust.tables.recovery import RecoveryStats
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.transports import ConsumerT
-from faust.types.tuples import ConsumerMessage
 
+from tests.unit.weather_app.faust_internals.test_transactions import consumed_event
 from weather_app.faust_internals import transactions, transport
 from weather_app.faust_internals.delivery import Delivery
 from weather_app.faust_internals.transport import (
@@ -586,12 +586,6 @@ def committing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
 def acked(consumer: Any, tp: TP, *offsets: int) -> None:
     consumer._acked[tp] = list(offsets)
     consumer._acked_index[tp] = set(offsets)
-
-
-def consumed_event(app: faust.App, tp: TP, offset: int = 0) -> Any:
-    message = ConsumerMessage(tp.topic, tp.partition, offset, 0.0, 0, None, b"k", b"v", None)
-    message.refcount = 1  # held by one stream
-    return app.create_event(b"k", b"v", None, message)
 
 
 async def test_what_the_agent_asked_runs_before_each_commit_takes_its_offsets(committing):
