@@ -73,6 +73,8 @@ def write_tables() -> Awaitable[None]:
 
 
 async def write_taken_tables(taken: int) -> None:
+    if not taken:  # an idle commit: no outbox, no producer to ask for
+        return
     try:
         await TABLE_WRITES.write(await new_outbox())
     except Exception as error:
