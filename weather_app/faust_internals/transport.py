@@ -67,11 +67,17 @@ TAIL_WINDOW_GROWTH = 16
 # A table recovery still running after this long is named in a warning, again at this interval.
 # Recovering the app's changelogs takes a few seconds.
 RECOVERY_REPORT_SECONDS = 10.0
-# How long the broker may hold a fetch that finds no new record. The consumer has one fetch in
-# flight per broker, for the partitions that have no fetched records waiting: while it is held
-# (Faust asks for 1,500 ms), partitions whose records run out are not fetched, and a worker
-# draining a backlog stalled for up to that long every few thousand records (BENCHMARKS.md).
-FETCH_MAX_WAIT_MS = 20
+# How long the broker may hold a fetch, and how many new bytes answer it sooner. The consumer has
+# one fetch in flight per broker, for the partitions that have no fetched records waiting: while
+# it is held (Faust asks for 1,500 ms), partitions whose records run out are not fetched, and a
+# worker draining a backlog stalled for up to that long every few thousand records. With Faust's
+# 1 byte the broker answered each reading as it came: at 1,000 readings/s a fetch, a hand-off
+# from the consumer thread and an agent batch every 1-2 readings, 0.8 of a core for the worker
+# and 0.45 for the broker; 16 KiB (about 50 readings) or 10 ms took 0.38 and 0.28, p99 +2-8 ms,
+# and an idle worker 0.07 of a core instead of 0.04 (docs/benchmark-notes.md, fourteenth
+# session). aiokafka's consumer hands both to its Fetcher when it starts.
+FETCH_MAX_WAIT_MS = 10
+FETCH_MIN_BYTES = 16 * 1024
 # While the queues hold back some partitions (Faust's backpressure), a fetch asks only for the
 # others and returns when records arrive for them, or after this long; the ones held back
 # resume in the meantime and wait for it. Otherwise a fetch waits up to 1 s.
@@ -173,6 +179,7 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     ) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        consumer._fetch_min_bytes = FETCH_MIN_BYTES
         return consumer
 
     async def seek_to_committed(self) -> Mapping[TP, int]:

@@ -3,7 +3,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any, cast
+from unittest.mock import AsyncMock
 
+import aiokafka.consumer.consumer
 import faust
 import pytest
 from aiokafka.structs import ConsumerRecord
@@ -18,6 +20,7 @@ from weather_app.faust_internals import transactions, transport
 from weather_app.faust_internals.delivery import Delivery
 from weather_app.faust_internals.transport import (
     FETCH_MAX_WAIT_MS,
+    FETCH_MIN_BYTES,
     FETCH_TIMEOUT_SECONDS,
     FETCH_TIMEOUT_WHILE_HELD_BACK_SECONDS,
     YIELD_EVERY,
@@ -238,13 +241,39 @@ def test_a_finished_recovery_is_not_reported_and_the_next_one_is_timed_afresh(
     assert "has waited 10s" in caplog.records[0].getMessage()
 
 
-async def test_the_broker_holds_an_empty_fetch_briefly_not_faust_s_one_and_a_half_seconds(thread):
+async def test_the_broker_answers_a_fetch_at_16_kib_or_10_ms_not_each_record_or_1_5_s(thread):
     """One fetch in flight per broker: while the broker holds one for partitions with nothing
-    new, the partitions whose fetched records run out wait for it (a drained backlog stalled)."""
+    new, the partitions whose fetched records run out wait for it (a drained backlog stalled);
+    answered at the first new byte, a steady flow cost a fetch and a batch every 1-2 readings."""
     transport = thread.transport
     faust_s = faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer(thread, transport)
-    assert faust_s._fetch_max_wait_ms == 1500
-    assert thread._create_worker_consumer(transport)._fetch_max_wait_ms == FETCH_MAX_WAIT_MS == 20
+    assert (faust_s._fetch_max_wait_ms, faust_s._fetch_min_bytes) == (1500, 1)
+    ours = thread._create_worker_consumer(transport)
+    assert (ours._fetch_max_wait_ms, ours._fetch_min_bytes) == (FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES)
+    assert (FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES) == (10, 16 * 1024)
+
+
+class FetcherMade(Exception):
+    """Raised by a stand-in for aiokafka's Fetcher with the arguments the consumer gave it."""
+
+
+async def test_aiokafka_s_consumer_gives_its_fetcher_the_fetch_wait_and_bytes_set_after_init(
+    thread, monkeypatch
+):
+    """The worker's consumer is built by Faust and changed afterwards: aiokafka reads the two
+    attributes only when `start` makes its Fetcher."""
+
+    def fetcher(*args: object, **kwargs: object) -> None:
+        raise FetcherMade(kwargs)
+
+    consumer = thread._create_worker_consumer(thread.transport)
+    monkeypatch.setattr(aiokafka.consumer.consumer, "Fetcher", fetcher)
+    monkeypatch.setattr(consumer._client, "bootstrap", AsyncMock())
+    monkeypatch.setattr(consumer, "_wait_topics", AsyncMock())
+    with pytest.raises(FetcherMade) as made:
+        await consumer.start()
+    (kwargs,) = made.value.args
+    assert (kwargs["fetch_max_wait_ms"], kwargs["fetch_min_bytes"]) == (10, 16 * 1024)
 
 
 RAW_2 = TP(RAW.topic, 2)
