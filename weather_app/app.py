@@ -25,6 +25,7 @@ app = faust.App(
     topic_partitions=settings.stream.partitions,
     **FAUST_STREAM_OPTIONS,
     processing_guarantee=settings.stream.processing_guarantee,
+    broker_commit_interval=settings.stream.commit_interval_seconds,
     broker_session_timeout=settings.kafka.session_timeout_seconds,
     broker_heartbeat_interval=settings.kafka.session_timeout_seconds / 10,
     web_host=settings.web.host,

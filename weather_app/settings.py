@@ -430,6 +430,16 @@ class StreamSettings:
         ),
         default=0,
     )
+    commit_interval_seconds: float = setting(
+        Variable(
+            "WEATHER_COMMIT_INTERVAL",
+            seconds_in(0.1, 60.0),
+            "seconds between commits (Faust's `broker_commit_interval`): each writes the tables' "
+            "changelogs and commits the offsets acknowledged so far (under `exactly_once`, the "
+            "transaction); the web view's tables trail the stream by up to this long",
+        ),
+        default=2.8,
+    )
     processing_guarantee: str = setting(
         Variable(
             "WEATHER_PROCESSING_GUARANTEE",

@@ -104,6 +104,8 @@ class AppEnv:
             "WEATHER_DATADIR": str(self.workdir / "data"),
             "WEATHER_WEB_PORT": str(free_port()),
             "KAFKA_CONNECT_WAIT": "5",
+            # Tests wait for table state and offsets that trail the stream by up to a commit.
+            "WEATHER_COMMIT_INTERVAL": "1",
             # Never the internet: a test that wants an API sets it with its fake's URL.
             "WEATHER_SOURCE": "simulation",
             **self.extra,

@@ -348,6 +348,13 @@ def test_standby_table_copies_are_off_unless_asked_for():
     assert Settings.from_env({"WEATHER_STANDBY_REPLICAS": "1"}).stream.standby_replicas == 1
 
 
+def test_the_commit_interval_is_faust_s_unless_set():
+    assert Settings.from_env({}).stream.commit_interval_seconds == 2.8
+    assert Settings.from_env({"WEATHER_COMMIT_INTERVAL": "1"}).stream.commit_interval_seconds == 1
+    with pytest.raises(ConfigError, match="WEATHER_COMMIT_INTERVAL='0' is invalid"):
+        Settings.from_env({"WEATHER_COMMIT_INTERVAL": "0"})
+
+
 def test_unknown_cities_are_refused_and_bounded_unless_accepted():
     assert Settings.from_env({}).stream.accept_unknown_cities is False
     assert Settings.from_env({}).stream.max_cities == 1000

@@ -32,6 +32,10 @@ def test_workers_keep_standby_table_copies_only_when_asked():
     assert app.conf.table_standby_replicas == settings.stream.standby_replicas
 
 
+def test_the_worker_commits_at_the_interval_set():
+    assert app.conf.broker_commit_interval == settings.stream.commit_interval_seconds
+
+
 def run_python(code: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", code],
