@@ -150,7 +150,7 @@ def test_no_reading_is_lost_while_the_broker_refuses_v2_records_for_15_seconds(a
 def test_no_reading_is_lost_when_the_broker_is_down_longer_than_the_delivery_timeout(
     app_env: AppEnv, kafka_service: ScriptService, capsys
 ):
-    # The worker's producer gives a record up after 5 s; the broker stays down 20 s.
+    # The worker's producer gives a record up after 5 s; the broker stays down 12 s.
     worker = start_worker(app_env, WEATHER_PRODUCER_TIMEOUT="5")
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     before = list(readings(60, start))
@@ -162,7 +162,7 @@ def test_no_reading_is_lost_when_the_broker_is_down_longer_than_the_delivery_tim
         wait_until(lambda: "records not delivered" in worker.log(), 60, "a refused delivery")
         kafka_service.down()
         retries_before = worker.log().count("records not delivered")
-        time.sleep(20)
+        time.sleep(12)
         retries_during = worker.log().count("records not delivered") - retries_before
         kafka_service.up()
         set_max_message_bytes(app_env.broker, app_env.enriched_topic, BROKER_MAX_MESSAGE_BYTES)
@@ -174,7 +174,7 @@ def test_no_reading_is_lost_when_the_broker_is_down_longer_than_the_delivery_tim
         worker.stop()
     missing = set(expected(values)) - set(observed(enriched))
     with capsys.disabled():
-        print(f"\n  broker down 20 s (delivery timeout 5 s): {len(missing)} of {len(values)} lost")
+        print(f"\n  broker down 12 s (delivery timeout 5 s): {len(missing)} of {len(values)} lost")
     assert retries_during > 0  # the worker held undelivered records through the outage
     assert not missing
 
