@@ -243,8 +243,9 @@ def test_a_killed_worker_restarts_from_committed_offsets_losing_nothing(app_env,
     assert all(counts[city] >= per_city[city] for city in per_city)
     with capsys.disabled():
         print(f"\n  SIGKILL + restart, at-least-once: nothing lost, {duplicates} duplicates")
-    # Only the tail after the last commit (every 2.8 s; a round a second) is read again: at most
-    # five rounds of the ten or more before the kill, never the topic.
+    # Only the tail after the last commit (every second here, AppEnv's WEATHER_COMMIT_INTERVAL;
+    # a round a second) is read again: at most five rounds of the ten or more before the kill,
+    # never the topic.
     assert duplicates <= 5 * len(CITIES), duplicates
 
 
