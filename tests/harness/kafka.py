@@ -195,21 +195,27 @@ def partition_count(broker: str, topic: str) -> int:
     return asyncio.run(_partitions(broker, topic))
 
 
-async def read_all(broker: str, topic: str, partitions: int = PARTITIONS) -> Records:
-    """Every record of `topic` up to its end offsets now (partitions 0..partitions-1)."""
+async def read_all(
+    broker: str,
+    topic: str,
+    partitions: int = PARTITIONS,
+    isolation: str = "read_uncommitted",
+) -> Records:
+    """Every record of `topic` up to its end offsets now (partitions 0..partitions-1); with
+    `isolation="read_committed"`, the committed ones up to the last stable offset."""
     assigned = [TopicPartition(topic, p) for p in range(partitions)]
     consumer = AIOKafkaConsumer(
         bootstrap_servers=broker,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=4 << 20,
+        isolation_level=isolation,
     )
     await consumer.start()
     try:
         consumer.assign(assigned)
         end = await consumer.end_offsets(assigned)
-        for tp in assigned:
-            consumer.seek(tp, 0)  # our topics are never truncated: offset 0 is the first record
+        await consumer.seek_to_beginning(*assigned)
         remaining = {tp for tp in assigned if end[tp] > 0}
         records: Records = []
         while remaining:
@@ -222,3 +228,18 @@ async def read_all(broker: str, topic: str, partitions: int = PARTITIONS) -> Rec
     finally:
         await stop_consumer(consumer)
     return records
+
+
+def read_to_end(
+    broker: str, topic: str, isolation: str = "read_uncommitted", timeout: float = 30
+) -> Records:
+    """Every record `topic` holds now (none before it exists), read as `isolation` says: what a
+    reader polling for a state needs, without waiting for records that may never come."""
+    return asyncio.run(asyncio.wait_for(_read_to_end(broker, topic, isolation), timeout))
+
+
+async def _read_to_end(broker: str, topic: str, isolation: str) -> Records:
+    partitions = await _partitions(broker, topic)
+    if partitions == 0:
+        return []
+    return await read_all(broker, topic, partitions, isolation)

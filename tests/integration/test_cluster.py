@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from tests.harness.kafka import KafkaCluster, admin_client, read_topic
+from tests.harness.kafka import KafkaCluster, admin_client, read_to_end
 from tests.harness.waiting import poll
 from tests.integration.support import AppEnv, Worker, wait_until
 from tests.integration.test_faults import CITIES, observed
@@ -58,7 +58,7 @@ def busiest_leader(broker: str, topics: list[str]) -> int:
 
 def readings(broker: str, topic: str, isolation: str = "read_uncommitted") -> Counter[Any]:
     """How many records `topic` holds of each (city, reading time)."""
-    return Counter(observed(read_topic(broker, topic, lambda r: False, 3, isolation)))
+    return Counter(observed(read_to_end(broker, topic, isolation)))
 
 
 @contextmanager
@@ -121,7 +121,7 @@ def where_missing_readings_are(env: AppEnv, missing: Counter[Any]) -> str:
     """Where the raw readings that were never enriched sit, against the group's committed offsets,
     and each enriched partition's last stable offset against its high watermark (an open or
     hanging transaction holds the first back)."""
-    records = read_topic(env.broker, env.raw_topic, lambda r: False, 3)
+    records = read_to_end(env.broker, env.raw_topic)
     places = sorted(
         (record.partition, record.offset)
         for record, reading in zip(records, observed(records), strict=True)

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from tests.harness.kafka import publish, read_topic
+from tests.harness.kafka import publish, read_to_end, read_topic
 from tests.harness.processes import ScriptService
 from tests.integration.support import AppEnv, Worker, reading, run_command, wait_until
 from weather_app.rules.timestamps import format_rfc3339
@@ -147,10 +147,7 @@ def test_the_api_key_never_reaches_logs_or_the_web_view(app_env: AppEnv, refusin
 
 def wait_for_enriched_rounds(app_env: AppEnv, rounds: int) -> None:
     wait_until(
-        lambda: (
-            len(read_topic(app_env.broker, app_env.enriched_topic, lambda r: False, 1))
-            >= rounds * len(CITIES)
-        ),
+        lambda: len(read_to_end(app_env.broker, app_env.enriched_topic)) >= rounds * len(CITIES),
         90,
         f"{rounds} rounds enriched before the outage",
     )
@@ -163,7 +160,7 @@ def test_the_worker_survives_a_broker_restart_without_losing_readings(
     worker = Worker(app_env)
     try:
         wait_for_enriched_rounds(app_env, 3)
-        raw_before = read_topic(app_env.broker, app_env.raw_topic, lambda r: False, 2)
+        raw_before = read_to_end(app_env.broker, app_env.raw_topic)
         kafka_service.down()
         time.sleep(20)
         kafka_service.up()
@@ -171,7 +168,7 @@ def test_the_worker_survives_a_broker_restart_without_losing_readings(
         # The worker goes on by itself: new rounds after the restart, all earlier ones enriched.
         enriched = wait_until(
             lambda: (
-                (records := read_topic(app_env.broker, app_env.enriched_topic, lambda r: False, 2))
+                (records := read_to_end(app_env.broker, app_env.enriched_topic))
                 and set(observed(raw_before)) <= set(observed(records))
                 and any(ts > format_rfc3339(restarted) for _, ts in observed(records))
                 and records
@@ -199,25 +196,20 @@ def kill_and_restart(app_env: AppEnv, name: str) -> tuple[list[Any], list[Any], 
     first = Worker(app_env, f"{name}-first")
     try:
         wait_until(
-            lambda: (
-                len(read_topic(app_env.broker, app_env.raw_topic, lambda r: False, 1))
-                >= 10 * len(CITIES)
-            ),
+            lambda: len(read_to_end(app_env.broker, app_env.raw_topic)) >= 10 * len(CITIES),
             90,
             "ten rounds before the crash",
         )
     finally:
         first.stop(signal.SIGKILL)
-    raw_before_kill = read_topic(app_env.broker, app_env.raw_topic, lambda r: False, 2)
+    raw_before_kill = read_to_end(app_env.broker, app_env.raw_topic)
     second = Worker(app_env, f"{name}-second")
     try:
         killed = datetime.now(UTC)
         wait_until(
             lambda: any(
                 ts > format_rfc3339(killed)
-                for _, ts in observed(
-                    read_topic(app_env.broker, app_env.enriched_topic, lambda r: False, 1)
-                )
+                for _, ts in observed(read_to_end(app_env.broker, app_env.enriched_topic))
             ),
             120,
             "the restarted worker publishing new rounds",
@@ -225,9 +217,7 @@ def kill_and_restart(app_env: AppEnv, name: str) -> tuple[list[Any], list[Any], 
         time.sleep(3)
     finally:
         assert second.stop() == 0, second.log()[-3000:]
-    enriched = read_topic(
-        app_env.broker, app_env.enriched_topic, lambda r: False, 2, isolation="read_committed"
-    )
+    enriched = read_to_end(app_env.broker, app_env.enriched_topic, "read_committed")
     return raw_before_kill, enriched, second.log()
 
 
@@ -236,7 +226,7 @@ def test_a_killed_worker_restarts_from_committed_offsets_losing_nothing(app_env,
     raw, enriched, _ = kill_and_restart(app_env, "at-least-once")
     assert set(observed(raw)) <= set(observed(enriched))
     duplicates = sum(n - 1 for n in Counter(observed(enriched)).values())
-    last_seen = read_topic(app_env.broker, app_env.changelog("last_seen"), lambda r: False, 2)
+    last_seen = read_to_end(app_env.broker, app_env.changelog("last_seen"))
     counts = {orjson.loads(r.key): orjson.loads(r.value)["count"] for r in last_seen}
     # Counts carried on from the changelog: never fewer than the readings of the city.
     per_city = Counter(city for city, _ in observed(raw))
@@ -278,7 +268,7 @@ def test_a_worker_asked_to_stop_while_the_broker_is_gone_exits_in_time_and_loses
     worker = Worker(app_env)
     try:
         wait_for_enriched_rounds(app_env, 2)
-        raw_before = read_topic(app_env.broker, app_env.raw_topic, lambda r: False, 2)
+        raw_before = read_to_end(app_env.broker, app_env.raw_topic)
         kafka_service.down()
         try:
             worker.process.send_signal(signal.SIGTERM)
@@ -298,11 +288,7 @@ def test_a_worker_asked_to_stop_while_the_broker_is_gone_exits_in_time_and_loses
     try:
         enriched = wait_until(
             lambda: (
-                (
-                    records := read_topic(
-                        app_env.broker, app_env.enriched_topic, lambda r: False, 2, isolation
-                    )
-                )
+                (records := read_to_end(app_env.broker, app_env.enriched_topic, isolation))
                 and set(observed(raw_before)) <= set(observed(records))
                 and records
             ),

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from tests.harness.kafka import read_topic
+from tests.harness.kafka import read_to_end
 from tests.integration.support import AppEnv, Worker, wait_until
 from tests.integration.test_faults import CITIES, observed
 from weather_app.rules.timestamps import format_rfc3339
@@ -43,9 +43,7 @@ def all_ready_and_processing(app_env: AppEnv, workers: list[Worker], readies: li
             assert worker.process.poll() is None, f"{worker.log_path}:\n{worker.log()[-3000:]}"
         if any(w.log().count(READY) <= n for w, n in zip(workers, readies, strict=True)):
             return False
-        records = read_topic(
-            app_env.broker, app_env.enriched_topic, lambda r: False, 1, "read_committed"
-        )
+        records = read_to_end(app_env.broker, app_env.enriched_topic, "read_committed")
         return {city for city, ts in observed(records) if ts > since} >= CITIES
 
     wait_until(progressed, READY_SECONDS, f"{len(workers)} worker(s) ready and processing")
@@ -58,14 +56,12 @@ def ready_counts(workers: list[Worker]) -> list[int]:
 
 def check_nothing_lost(app_env: AppEnv) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """Wait until every raw reading so far is enriched (read committed): (raw, enriched)."""
-    raw = observed(read_topic(app_env.broker, app_env.raw_topic, lambda r: False, 2))
+    raw = observed(read_to_end(app_env.broker, app_env.raw_topic))
     enriched = wait_until(
         lambda: (
             (
                 found := observed(
-                    read_topic(
-                        app_env.broker, app_env.enriched_topic, lambda r: False, 2, "read_committed"
-                    )
+                    read_to_end(app_env.broker, app_env.enriched_topic, "read_committed")
                 )
             )
             and set(raw) <= set(found)
@@ -80,9 +76,7 @@ def check_nothing_lost(app_env: AppEnv) -> tuple[list[tuple[str, str]], list[tup
 def carried_on_counts(app_env: AppEnv, raw: list[tuple[str, str]]) -> bool:
     """Whether each city's `last_seen` count is at least its number of raw readings: the tables
     were recovered at every start, not begun again from nothing."""
-    changelog = read_topic(
-        app_env.broker, app_env.changelog("last_seen"), lambda r: False, 2, "read_committed"
-    )
+    changelog = read_to_end(app_env.broker, app_env.changelog("last_seen"), "read_committed")
     counts = {orjson.loads(r.key): orjson.loads(r.value)["count"] for r in changelog}
     return all(counts[city] >= n for city, n in Counter(city for city, _ in raw).items())
 

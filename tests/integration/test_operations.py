@@ -14,7 +14,7 @@ from urllib.parse import quote
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from tests.harness.kafka import read_topic
+from tests.harness.kafka import read_to_end, read_topic
 from tests.harness.paths import REPO
 from tests.integration.support import AppEnv, Worker, run_command, wait_until
 from weather_app.rules.timestamps import format_rfc3339
@@ -96,7 +96,7 @@ def test_two_workers_split_the_cities_and_route_table_requests(app_env: AppEnv):
     # While both ran, the timer ran on one worker only: one reading per city per round, never
     # two. (Once the first stops, the second becomes the leader and may run a round within the
     # same second as the first's last one, with the same timestamps: not counted.)
-    raw = read_topic(app_env.broker, app_env.raw_topic, until=lambda r: False, timeout=5)
+    raw = read_to_end(app_env.broker, app_env.raw_topic)
     both_running = [record for record in raw if record.timestamp < stopping_ms]
     rounds = Counter(orjson.loads(record.value)["timestamp"] for record in both_running)
     per_city_round = Counter(
@@ -157,7 +157,7 @@ def test_a_killed_worker_hands_its_cities_to_the_survivor(app_env: AppEnv, capsy
 
 
 def raw_records_with_times(app_env: AppEnv):
-    return read_topic(app_env.broker, app_env.raw_topic, until=lambda r: False, timeout=5)
+    return read_to_end(app_env.broker, app_env.raw_topic)
 
 
 def test_replay_republishes_exactly_the_window_enriched_as_before(app_env: AppEnv):
@@ -253,7 +253,7 @@ def test_a_city_that_stops_reporting_raises_one_stale_and_one_fresh_alert(app_en
             await producer.stop()
 
     def alerts():
-        records = read_topic(app_env.broker, app_env.alerts_topic, lambda r: False, 2)
+        records = read_to_end(app_env.broker, app_env.alerts_topic)
         return [orjson.loads(record.value) for record in records]
 
     try:

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
 
 from models.codec import encode_key
-from tests.harness.kafka import produce, read_topic
+from tests.harness.kafka import produce, read_to_end, read_topic
 from tests.harness.processes import Process, ScriptService
 from tests.integration.support import (
     AppEnv,
@@ -34,7 +34,7 @@ def as_rfc3339(millis: int) -> str:
 
 
 def read_all(env: AppEnv, topic: str, isolation: str = "read_uncommitted") -> list[ConsumerRecord]:
-    return read_topic(env.broker, topic, until=lambda r: False, timeout=5, isolation=isolation)
+    return read_to_end(env.broker, topic, isolation)
 
 
 def key_of(record: ConsumerRecord) -> Key:

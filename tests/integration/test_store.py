@@ -11,7 +11,7 @@ import orjson
 import rocksdict
 from faust.stores.rocksdb import Store
 
-from tests.harness.kafka import read_topic
+from tests.harness.kafka import read_to_end
 from tests.integration.support import AppEnv, Worker, wait_until
 from weather_app.rules.partitioning import home_partition
 from weather_app.sources.cities import DEFAULT_CITIES
@@ -25,7 +25,7 @@ START_ROW = re.compile(r"^\| (\S+) +\| (\d+) +\| (-?\d+) +\|$", re.MULTILINE)
 
 def last_entries(env: AppEnv, table: str) -> dict[bytes, tuple[int, int, bytes]]:
     """Each key's last changelog record: (partition, offset, value)."""
-    records = read_topic(env.broker, env.changelog(table), lambda r: False, 2)
+    records = read_to_end(env.broker, env.changelog(table))
     return {record.key: (record.partition, record.offset, record.value) for record in records}
 
 
@@ -138,7 +138,7 @@ def test_a_rocksdb_worker_restarted_reads_only_the_changelog_tail_and_keeps_ever
     # The counts carried on across both restarts: each reading enriched is counted, and a count
     # never runs ahead of the enrichments. A reading enriched again after the SIGKILL (its offset
     # not committed) is counted once: its first count was held for a commit that never came.
-    enriched = read_topic(app_env.broker, app_env.enriched_topic, lambda r: False, 2)
+    enriched = read_to_end(app_env.broker, app_env.enriched_topic)
     records = Counter(orjson.loads(record.key) for record in enriched)
     readings = Counter(  # by observation time: a reading enriched twice is one reading
         city
