@@ -10,6 +10,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from tests.harness.paths import cache_dir
 from tests.harness.ports import free_port, free_port_run
@@ -69,21 +70,49 @@ class KafkaCluster(ScriptService):
         return int((cache_dir() / "run" / f"kafka-{self.port(node)}.pid").read_text())
 
 
-async def create_topics(broker: str, names: Iterable[str], log_append_time: bool = False) -> None:
-    """Create topics with the app's partition count; `log_append_time`: broker-side timestamps.
+@asynccontextmanager
+async def admin_client(broker: str) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client on `broker`, closed on the way out."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+async def create_topics(
+    broker: str,
+    names: Iterable[str],
+    log_append_time: bool = False,
+    configs: Mapping[str, str] | None = None,
+) -> None:
+    """Create topics with the app's partition count and `configs`; `log_append_time`:
+    broker-side timestamps.
 
     `message.timestamp.type=LogAppendTime` makes the broker stamp each record when it appends it,
     whatever timestamp its producer set.
     """
-    configs = {"message.timestamp.type": "LogAppendTime"} if log_append_time else {}
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
-    await admin.start()
-    try:
+    settings = dict(configs or {})
+    if log_append_time:
+        settings["message.timestamp.type"] = "LogAppendTime"
+    async with admin_client(broker) as admin:
         await admin.create_topics(
-            [NewTopic(name, PARTITIONS, 1, topic_configs=configs) for name in names]
+            [NewTopic(name, PARTITIONS, 1, topic_configs=settings) for name in names]
         )
-    finally:
-        await admin.close()
+
+
+def set_max_message_bytes(broker: str, topic: str, size: int) -> None:
+    """Set `topic`'s `max.message.bytes`: the broker refuses a record batch larger than `size`."""
+
+    async def alter() -> None:
+        resource = ConfigResource(
+            ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": str(size)}
+        )
+        async with admin_client(broker) as admin:
+            await admin.alter_configs([resource])
+
+    asyncio.run(alter())
 
 
 async def produce(
@@ -168,27 +197,12 @@ async def _read_topic(
     return records
 
 
-@asynccontextmanager
-async def admin_client(broker: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    """A started admin client on `broker`, closed on the way out."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
-    await admin.start()
-    try:
-        yield admin
-    finally:
-        await admin.close()
-
-
 async def _partitions(broker: str, topic: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
-    await admin.start()
-    try:
+    async with admin_client(broker) as admin:
         if topic not in await admin.list_topics():
             return 0
         [description] = await admin.describe_topics([topic])
         return len(description["partitions"])
-    finally:
-        await admin.close()
 
 
 def partition_count(broker: str, topic: str) -> int:

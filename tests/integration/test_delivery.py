@@ -15,10 +15,8 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from tests.harness.kafka import publish, read_to_end, read_topic
+from tests.harness.kafka import publish, read_to_end, read_topic, set_max_message_bytes
 from tests.harness.processes import ScriptService
 from tests.integration.support import AppEnv, Worker, run_command, wait_until
 from tests.integration.support import (
@@ -49,21 +47,6 @@ def observed(records: list[Any]) -> Counter[tuple[str, str]]:
         (value["city"], value["timestamp"])
         for value in (orjson.loads(record.value) for record in records)
     )
-
-
-def set_max_message_bytes(broker: str, topic: str, size: int) -> None:
-    async def alter() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=broker)
-        await admin.start()
-        try:
-            resource = ConfigResource(
-                ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": str(size)}
-            )
-            await admin.alter_configs([resource])
-        finally:
-            await admin.close()
-
-    asyncio.run(alter())
 
 
 class Publisher:

@@ -4,10 +4,8 @@ import asyncio
 import re
 
 import orjson
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from tests.harness.kafka import read_topic
+from tests.harness.kafka import create_topics, read_topic, set_max_message_bytes
 from tests.integration.support import AppEnv, Worker, run_command, wait_until
 from weather_app.sources.cities import DEFAULT_CITIES
 
@@ -15,28 +13,13 @@ CITIES = {city.name for city in DEFAULT_CITIES}
 # Every raw reading encodes to about 300 bytes: a topic limit of 100 makes the broker refuse
 # each one (MESSAGE_TOO_LARGE, which the producer does not retry); 1 MiB takes them again.
 REFUSING_BYTES = "100"
-TAKING_BYTES = "1048588"
-
-
-async def _admin(broker: str, work) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
-    await admin.start()
-    try:
-        await work(admin)
-    finally:
-        await admin.close()
+TAKING_BYTES = 1048588
 
 
 def create_refusing_raw_topic(env: AppEnv) -> None:
-    topic = NewTopic(env.raw_topic, 6, 1, topic_configs={"max.message.bytes": REFUSING_BYTES})
-    asyncio.run(_admin(env.broker, lambda admin: admin.create_topics([topic])))
-
-
-def let_raw_topic_take_records(env: AppEnv) -> None:
-    resource = ConfigResource(
-        ConfigResourceType.TOPIC, env.raw_topic, configs={"max.message.bytes": TAKING_BYTES}
+    asyncio.run(
+        create_topics(env.broker, [env.raw_topic], configs={"max.message.bytes": REFUSING_BYTES})
     )
-    asyncio.run(_admin(env.broker, lambda admin: admin.alter_configs([resource])))
 
 
 def counted_failures(worker: Worker, topic: str) -> float:
@@ -61,7 +44,7 @@ def test_refused_raw_readings_are_counted_and_logged_and_the_timer_goes_on(app_e
             120,
             "two rounds of refused readings counted",
         )
-        let_raw_topic_take_records(app_env)
+        set_max_message_bytes(app_env.broker, app_env.raw_topic, TAKING_BYTES)
         enriched = read_topic(
             app_env.broker,
             app_env.enriched_topic,
@@ -93,7 +76,7 @@ def test_produce_exits_1_saying_how_many_readings_the_broker_refused(app_env: Ap
     assert f"produce: {len(CITIES)} of {len(CITIES)} readings of round 1 were not delivered" in (
         refused.stderr
     )
-    let_raw_topic_take_records(app_env)
+    set_max_message_bytes(app_env.broker, app_env.raw_topic, TAKING_BYTES)
     taken = run_command(app_env, "produce", timeout=180)
     assert taken.returncode == 0, taken.stderr
     assert f"{len(CITIES)} of {len(CITIES)} readings delivered" in taken.stdout

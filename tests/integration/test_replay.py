@@ -9,10 +9,10 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic, RecordsToDelete
+from aiokafka.admin import RecordsToDelete
 
 from models.codec import encode_key
-from tests.harness.kafka import produce, read_to_end, read_topic
+from tests.harness.kafka import admin_client, create_topics, produce, read_to_end, read_topic
 from tests.harness.processes import Process, ScriptService
 from tests.integration.support import (
     AppEnv,
@@ -215,17 +215,14 @@ def test_replay_ends_at_a_tail_of_transaction_markers_and_starts_at_what_retenti
 
 
 async def delete_before(broker: str, partition: TopicPartition, offset: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
-    await admin.start()
-    try:
+    async with admin_client(broker) as admin:
         await admin.delete_records({partition: RecordsToDelete(before_offset=offset)})
-    finally:
-        await admin.close()
 
 
 def test_replay_exits_1_saying_how_many_readings_the_broker_refused(app_env: AppEnv):
     # The enriched topic takes no record as large as an enriched reading: every send fails.
-    asyncio.run(create_topic(app_env.broker, app_env.enriched_topic, {"max.message.bytes": "100"}))
+    refusing = {"max.message.bytes": "100"}
+    asyncio.run(create_topics(app_env.broker, [app_env.enriched_topic], configs=refusing))
     values = [reading(city, datetime.now(UTC) - timedelta(minutes=1)) for city in CITIES]
     assert run_command(app_env, "create-topics").returncode == 0
     asyncio.run(publish(app_env.broker, app_env.raw_topic, values))
@@ -235,15 +232,6 @@ def test_replay_exits_1_saying_how_many_readings_the_broker_refused(app_env: App
     assert "Traceback" not in result.stderr
     [line] = [line for line in result.stderr.splitlines() if "weather-speed-layer" in line]
     assert f"replay incomplete: {len(CITIES)} readings failed to publish, 0 delivered" in line
-
-
-async def create_topic(broker: str, name: str, configs: dict[str, str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, 6, 1, topic_configs=configs)])
-    finally:
-        await admin.close()
 
 
 def start_a_long_replay(app_env: AppEnv) -> Process:
