@@ -1,13 +1,15 @@
 """The worker on a real Kafka: raw readings in, enriched records out, tables in changelogs."""
 
+import asyncio
 import re
 import signal
 from datetime import UTC
 
 import orjson
+from aiokafka.admin import NewTopic
 
 from models import ENRICHED_FIELDS
-from tests.harness.kafka import partition_count, read_topic
+from tests.harness.kafka import admin_client, partition_count, read_topic
 from tests.integration.support import AppEnv, Worker, interrupt, run_command, start_command
 from weather_app.rules.timestamps import parse_rfc3339
 from weather_app.sources.cities import DEFAULT_CITIES
@@ -144,3 +146,25 @@ def test_produce_forces_rain_a_storm_and_dry_weather_through_the_raw_topic_and_t
         "Berlin": (0, 0),
     }
     assert {value["data_origin"] for value in enriched.values()} == {"simulated"}
+
+
+def test_topics_lists_every_topic_of_a_broker_holding_hundreds(app_env: AppEnv):
+    # aiokafka's offset request learns of one unknown topic per 100 ms retry: unless the
+    # command makes them known at once, 500 topics take past its 40 s timeout.
+    names = [f"{app_env.app_id}-many-{n}" for n in range(500)]
+
+    async def create_or_delete(create: bool) -> None:
+        async with admin_client(app_env.broker) as admin:
+            if create:
+                await admin.create_topics([NewTopic(name, 1, 1) for name in names])
+            else:
+                await admin.delete_topics(names)
+
+    asyncio.run(create_or_delete(create=True))
+    try:
+        listing = run_command(app_env, "topics")
+    finally:
+        asyncio.run(create_or_delete(create=False))
+    assert listing.returncode == 0, listing.stderr
+    listed = {line.split()[0] for line in listing.stdout.splitlines()[1:]}
+    assert listed >= set(names)
