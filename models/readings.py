@@ -7,7 +7,7 @@ given (no coercion: the rules make the numbers floats), and their fields seriali
 order, a base class's first.
 """
 
-from typing import dataclass_transform
+from typing import Any, Self, dataclass_transform
 
 import faust
 
@@ -16,6 +16,20 @@ import faust
 @dataclass_transform(kw_only_default=True)
 class Record(faust.Record, abstract=True, include_metadata=False):
     """A record of ours: `asdict()` gives its fields in declaration order."""
+
+    @classmethod
+    def of(cls, fields: dict[str, Any]) -> Self:
+        """`cls(**fields)`, made without Faust's generated `__init__` when `fields` holds every
+        field of the record: that one hands each value to its field's descriptor, which for our
+        records (no coercion, no validation, no tags: pinned in tests/unit/models) only stores it
+        in the instance's `__dict__`. On the enrich agent's path twice a reading: an
+        EnrichedReading in 0.5 µs instead of 5.3."""
+        if fields.keys() != cls._options.fieldset:
+            return cls(**fields)  # defaults to fill in, or Faust's error for a wrong field
+        record = object.__new__(cls)
+        record.__dict__.update(fields)
+        record.__evaluated_fields__ = set()
+        return record
 
 
 class Observation(Record, abstract=True):

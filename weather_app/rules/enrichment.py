@@ -40,18 +40,20 @@ def enrich_sample(
         forecast_temp = reading.forecast_temp
     if reading.forecast_precip is not None:
         forecast_precip = reading.forecast_precip
-    return EnrichedReading(
-        city=reading.city,
-        country=reading.country,
-        station_id=reading.station_id,
-        timestamp=reading.timestamp,
-        temperature=float(reading.temperature),
-        humidity=float(reading.humidity),
-        wind_speed=float(reading.wind_speed),
-        precipitation=float(reading.precipitation),
-        next_hour_temp=float(forecast_temp),
-        next_hour_precip=float(forecast_precip),
-        is_rain=int(reading.precipitation > 0),
-        is_storm=int(is_storm(reading)),
-        data_origin=reading.data_origin,
+    return EnrichedReading.of(
+        {
+            "city": reading.city,
+            "country": reading.country,
+            "station_id": reading.station_id,
+            "timestamp": reading.timestamp,
+            "temperature": float(reading.temperature),
+            "humidity": float(reading.humidity),
+            "wind_speed": float(reading.wind_speed),
+            "precipitation": float(reading.precipitation),
+            "next_hour_temp": float(forecast_temp),
+            "next_hour_precip": float(forecast_precip),
+            "is_rain": int(reading.precipitation > 0),
+            "is_storm": int(is_storm(reading)),
+            "data_origin": reading.data_origin,
+        }
     )

@@ -95,7 +95,7 @@ def validate_raw(payload: Any, now: datetime, encoded_size: int | None = None) -
         )
     if not is_canonical_rfc3339(fields["timestamp"]):
         fields["timestamp"] = format_rfc3339(observed)
-    reading = RawReading(**fields)
+    reading = RawReading.of(fields)
     # Normalising can grow a message (1 -> 1.0, defaults added): a reading is valid only if its
     # own encoding fits too, so whatever is accepted can be published and decoded again.
     if encoded_size is None or encoded_size > MAX_MESSAGE_BYTES - MAX_ENCODING_GROWTH:
