@@ -33,10 +33,6 @@ def as_rfc3339(millis: int) -> str:
     return format_rfc3339(datetime.fromtimestamp(millis / 1000, UTC))
 
 
-def read_all(env: AppEnv, topic: str, isolation: str = "read_uncommitted") -> list[ConsumerRecord]:
-    return read_to_end(env.broker, topic, isolation)
-
-
 def key_of(record: ConsumerRecord) -> Key:
     value = orjson.loads(record.value)
     return value["city"], value["timestamp"]
@@ -91,7 +87,7 @@ async def publish(broker: str, topic: str, values: list[dict[str, Any]], **optio
 
 
 def enriched_rounds(env: AppEnv) -> int:
-    return len(read_all(env, env.enriched_topic)) // len(CITIES)
+    return len(read_to_end(env.broker, env.enriched_topic)) // len(CITIES)
 
 
 def run_until_more_rounds(env: AppEnv, worker: Worker, rounds: int) -> None:
@@ -129,7 +125,7 @@ def test_replay_across_worker_restarts_equals_the_first_live_enrichment(
         run_until_more_rounds(app_env, second, 5)
         second.process.send_signal(signal.SIGKILL)
         second.process.wait(30)
-        written_before_kill = end_offsets(read_all(app_env, app_env.enriched_topic))
+        written_before_kill = end_offsets(read_to_end(app_env.broker, app_env.enriched_topic))
     finally:
         second.stop()
     third = Worker(app_env, "third")
@@ -137,10 +133,10 @@ def test_replay_across_worker_restarts_equals_the_first_live_enrichment(
         run_until_more_rounds(app_env, third, 5)
     finally:
         assert third.stop(signal.SIGTERM) == 0
-    raw = read_all(app_env, app_env.raw_topic)
-    live = read_all(app_env, app_env.enriched_topic, isolation)
+    raw = read_to_end(app_env.broker, app_env.raw_topic)
+    live = read_to_end(app_env.broker, app_env.enriched_topic, isolation)
     live_by_key = by_key(live)
-    dead_letters = [orjson.loads(r.value) for r in read_all(app_env, app_env.dlq_topic)]
+    dead_letters = [orjson.loads(r.value) for r in read_to_end(app_env.broker, app_env.dlq_topic)]
     assert [d["reason"] for d in dead_letters] == ["future_timestamp"]
 
     # From the third round to five rounds before the end: the window spans both restarts, and
@@ -206,7 +202,7 @@ def test_replay_ends_at_a_tail_of_transaction_markers_and_starts_at_what_retenti
             enable_idempotence=True,
         )
     )
-    [written] = {r.partition for r in read_all(app_env, app_env.raw_topic)}
+    [written] = {r.partition for r in read_to_end(app_env.broker, app_env.raw_topic)}
     asyncio.run(delete_before(app_env.broker, TopicPartition(app_env.raw_topic, written), 5))
 
     result = run_command(app_env, "replay", "--from", "0", timeout=90)
