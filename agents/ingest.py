@@ -10,7 +10,7 @@ ticks are short. `WEATHER_SOURCE=none` starts no rounds at all.
 import time
 from datetime import UTC, datetime
 
-from weather_app.app import app, raw_topic, send_raw, settings
+from weather_app.app import app, raw_sender, raw_topic, settings
 from weather_app.rules.schedule import RoundSchedule, tick_seconds
 from weather_app.settings import NO_SOURCE
 from weather_app.sources.fetcher import WeatherFetcher
@@ -25,7 +25,7 @@ async def ingest_round() -> RoundResult:
     deadline = time.monotonic() + settings.fetch_interval_seconds
     readings = await fetcher.fetch_all(datetime.now(UTC))
     return await publish_round(
-        readings, send_raw, topic=raw_topic.get_topic_name(), deadline=deadline
+        readings, await raw_sender(), topic=raw_topic.get_topic_name(), deadline=deadline
     )
 
 

@@ -9,7 +9,8 @@ invalid_messages = Counter(
 )
 published_records = Counter(
     "weather_published_records_total",
-    "Enriched records the enrich agent published, by topic (it sends past Faust's sensors).",
+    "Records the enrich agent and the ingest timer published, by topic (they send past "
+    "Faust's sensors).",
     ["topic"],
 )
 city_age_seconds = Gauge(
@@ -43,3 +44,4 @@ publish_failures = Counter(
     "in the round, or failed by the producer after the round ended), by topic.",
     ["topic"],
 )
+

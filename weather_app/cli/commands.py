@@ -14,7 +14,7 @@ from faust.cli import AppCommand, option
 from influxdb_client.rest import ApiException
 
 from models.codec import decode_value
-from weather_app.app import app, send_raw, settings
+from weather_app.app import app, raw_sender, settings
 from weather_app.broker.topics import app_topics, list_topics, wait_for_broker
 from weather_app.cli.influx import InfluxSetupError, InfluxTarget, city_activity, read_token
 from weather_app.cli.replay import Bound, ReplayReport, Window
@@ -119,7 +119,7 @@ async def produce(
                     )
                 result = await publish_round(
                     readings,
-                    send_raw,
+                    await raw_sender(),
                     topic=settings.stream.raw_topic,
                     deadline=time.monotonic() + PRODUCE_DELIVERY_SECONDS,
                 )

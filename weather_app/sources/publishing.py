@@ -1,12 +1,13 @@
 """Publish a round of raw readings and account for every delivery.
 
-All readings are sent first, then their deliveries awaited together, so a round costs one
-round trip, not one per city. A reading whose send or delivery failed is sent again after a
-jittered backoff while the retry still starts within the round. Deliveries are awaited only
-until the round ends: the producer keeps retrying those still in flight (up to its request
-timeout), and a callback accounts for them when they settle, so the timer keeps its cadence
-through a broker outage. Every reading that ends undelivered is counted in
-`weather_publish_failures_total{topic}` and named, with its error, in one warning per round.
+All readings are sent first (a slice at a time, weather_app.sources.slices), then their
+deliveries awaited together, so a round costs one round trip, not one per city. A reading whose
+send or delivery failed is sent again after a jittered backoff while the retry still starts
+within the round. Deliveries are awaited only until the round ends: the producer keeps retrying
+those still in flight (up to its request timeout), and a callback accounts for them when they
+settle, so the timer keeps its cadence through a broker outage. Every reading that ends
+undelivered is counted in `weather_publish_failures_total{topic}` and named, with its error, in
+one warning per round; every delivered one in `weather_published_records_total{topic}`.
 """
 
 import asyncio
@@ -21,10 +22,11 @@ from typing import Any
 from models import RawReading
 from weather_app import metrics
 from weather_app.sources.backoff import RetryPolicy, backoff_schedule
+from weather_app.sources.slices import in_slices
 
 logger = logging.getLogger(__name__)
 
-# Schedules one reading and returns what settles on its delivery (`agents.ingest.send_raw`).
+# Schedules one reading and returns what settles on its delivery (`weather_app.app.raw_sender`).
 Send = Callable[[RawReading], Awaitable[Awaitable[Any]]]
 PUBLISH_RETRIES = RetryPolicy(attempts=3)
 
@@ -60,13 +62,14 @@ async def publish_round(
     for attempt in range(policy.attempts):
         errors = {}
         deliveries: list[tuple[str, asyncio.Future[Any]]] = []
-        for reading in pending:
-            try:
-                delivery: asyncio.Future[Any] = asyncio.ensure_future(await send(reading))
-            except Exception as error:  # the producer refused it
-                errors[reading.city] = error
-            else:
-                deliveries.append((reading.city, delivery))
+        async for readings_slice in in_slices(pending):
+            for reading in readings_slice:
+                try:
+                    delivery: asyncio.Future[Any] = asyncio.ensure_future(await send(reading))
+                except Exception as error:  # the producer refused it
+                    errors[reading.city] = error
+                else:
+                    deliveries.append((reading.city, delivery))
         if deliveries:
             await asyncio.wait([delivery for _, delivery in deliveries], timeout=_left(deadline))
         for city, delivery in deliveries:
@@ -83,6 +86,7 @@ async def publish_round(
         await sleep(delay)
         retried = set(errors)
         pending = [reading for reading in pending if reading.city in retried]
+    metrics.published_records.labels(topic=topic).inc(len(result.delivered))
     result.failed = {r.city: _describe(errors[r.city]) for r in readings if r.city in errors}
     _report(topic, result.failed, "after the retries that fit in the round")
     result.in_flight = [city for city, _ in in_flight]
@@ -131,7 +135,7 @@ class _LateDeliveries:
 
     def __init__(self, topic: str, in_flight: list[tuple[str, asyncio.Future[Any]]]) -> None:
         self._topic = topic
-        self._waiting = len(in_flight)
+        self._waiting = self._settling = len(in_flight)
         self._failed: dict[str, str] = {}
         for city, delivery in in_flight:
             delivery.add_done_callback(functools.partial(self._settled, city))
@@ -141,4 +145,6 @@ class _LateDeliveries:
             self._failed[city] = _describe(failure)
         self._waiting -= 1
         if self._waiting == 0:
+            delivered = self._settling - len(self._failed)
+            metrics.published_records.labels(topic=self._topic).inc(delivered)
             _report(self._topic, self._failed, "after the end of their round")

@@ -1,4 +1,4 @@
-"""The ingest timer's round through Faust's real raw topic, with a fake Kafka producer."""
+"""The ingest timer's round through the app's raw sender, with a fake Kafka producer."""
 
 import asyncio
 import gc
@@ -11,24 +11,29 @@ from aiokafka.errors import NotLeaderForPartitionError, RequestTimedOutError
 from prometheus_client import REGISTRY
 
 import agents.ingest
+import weather_app.app
 from agents.ingest import ingest_round, ingest_weather
 from weather_app.app import app, raw_topic, settings
+from weather_app.rules.partitioning import home_partition
 from weather_app.rules.schedule import RoundSchedule
 
 CITY_NAMES = [city.name for city in settings.stream.cities]
 
 
 class FlakyProducer:
-    """Stands in for Faust's producer: each record's first `failures` deliveries fail."""
+    """Stands in for the producer `record_sender` gives: each record's first `failures`
+    deliveries fail."""
 
     def __init__(self, failures: int, error: Exception) -> None:
         self.failures = failures
         self.error = error
         self.attempts: dict[bytes, int] = {}
         self.records: list[tuple[str, bytes, bytes]] = []
+        self.partitions: list[int | None] = []
 
     async def send(self, topic, key, value, partition, timestamp, headers):
         self.records.append((topic, key, value))
+        self.partitions.append(partition)
         self.attempts[key] = self.attempts.get(key, 0) + 1
         delivery = asyncio.get_running_loop().create_future()
         if self.attempts[key] <= self.failures:
@@ -43,6 +48,11 @@ def counted_failures() -> float:
     return REGISTRY.get_sample_value("weather_publish_failures_total", labels) or 0.0
 
 
+def counted_published() -> float:
+    labels = {"topic": raw_topic.get_topic_name()}
+    return REGISTRY.get_sample_value("weather_published_records_total", labels) or 0.0
+
+
 def ingest_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         record.getMessage()
@@ -51,15 +61,28 @@ def ingest_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
-async def publish_through(producer: FlakyProducer):
-    with patch.object(app, "maybe_start_producer", AsyncMock(return_value=producer)):
+async def publish_through(producer: FlakyProducer, known_partitions: int | None = None):
+    with (
+        patch.object(weather_app.app, "record_sender", AsyncMock(return_value=producer)),
+        patch.object(weather_app.app, "known_partitions", return_value=known_partitions),
+    ):
         return await ingest_round()
 
 
+async def test_each_reading_goes_to_its_city_s_home_partition_once_the_producer_knows_the_topic():
+    partitions = settings.stream.partitions
+    for known, expected in ((None, None), (partitions, "home")):
+        producer = FlakyProducer(failures=0, error=RequestTimedOutError())
+        await publish_through(producer, known)
+        homes = [home_partition(key, partitions) for _, key, _ in producer.records]
+        assert producer.partitions == (homes if expected else [None] * len(homes))
+
+
 async def test_a_round_whose_first_deliveries_fail_still_delivers_every_city(caplog):
-    before = counted_failures()
+    before, published = counted_failures(), counted_published()
     producer = FlakyProducer(failures=1, error=NotLeaderForPartitionError())
     result = await publish_through(producer)
+    assert counted_published() == published + len(CITY_NAMES)
     assert sorted(result.delivered) == sorted(CITY_NAMES)
     assert (result.failed, result.in_flight) == ({}, [])
     assert len(producer.records) == 2 * len(CITY_NAMES)
@@ -70,9 +93,10 @@ async def test_a_round_whose_first_deliveries_fail_still_delivers_every_city(cap
 
 
 async def test_a_round_the_broker_never_takes_is_counted_and_logged_not_raised(caplog):
-    before = counted_failures()
+    before, published = counted_failures(), counted_published()
     producer = FlakyProducer(failures=1000, error=RequestTimedOutError())
     result = await publish_through(producer)
+    assert counted_published() == published
     assert list(result.failed) == CITY_NAMES
     assert result.delivered == []
     assert len(producer.records) == 3 * len(CITY_NAMES)  # the first try and two retries

@@ -13,11 +13,14 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from tests.unit.weather_app.sources.loop_turns import counting_loop_turns
 from tests.unit.weather_app.sources.loopback import cut_short, serving
 from weather_app.settings import ApiSettings, Settings, StreamSettings
 from weather_app.sources.backoff import RetryPolicy, backoff_schedule
 from weather_app.sources.cities import City
 from weather_app.sources.fetcher import ERROR_BODY_BYTES, WeatherFetcher
+from weather_app.sources.simulation import simulate_reading
+from weather_app.sources.slices import SLICE
 
 API_KEY = "test-key-3f9c1d"
 PARIS = City("Paris", "FR", 48.8566, 2.3522, "PAR")
@@ -166,6 +169,19 @@ def fetcher_for(
 
 def locations(fake: FakeVisualCrossing) -> list[str]:
     return [request.match_info["location"] for request in fake.requests]
+
+
+async def test_a_simulated_round_of_many_cities_lets_the_event_loop_turn_between_slices():
+    cities = tuple(
+        City(f"Station {n:04d}", "XX", -60 + n % 120, -170 + n % 340, f"S{n:04d}")
+        for n in range(8 * SLICE)
+    )
+    fetcher = WeatherFetcher(Settings(stream=StreamSettings(cities=cities, simulation_seed=1)))
+    async with counting_loop_turns() as turns:
+        readings = await fetcher.fetch_all(NOW)
+    assert readings == [simulate_reading(city, NOW, seed=1) for city in cities]
+    # A task per city ran every city's simulation in one turn of the loop.
+    assert turns.count >= 7
 
 
 async def test_a_round_can_be_fetched_for_some_of_the_cities_only(fake_api):

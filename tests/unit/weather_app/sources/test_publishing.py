@@ -9,10 +9,12 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError, NotLeaderForPartitionError
 from prometheus_client import REGISTRY
 
+from tests.unit.weather_app.sources.loop_turns import counting_loop_turns
 from weather_app.sources.backoff import RetryPolicy, backoff_schedule
 from weather_app.sources.cities import City
 from weather_app.sources.publishing import publish_round
 from weather_app.sources.simulation import simulate_reading
+from weather_app.sources.slices import SLICE
 
 CITIES = [City(f"City{number}", "FR", 40.0 + number, 2.0, f"C{number}") for number in range(10)]
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
@@ -59,6 +61,10 @@ def failures_counted(topic: str) -> float:
     return REGISTRY.get_sample_value("weather_publish_failures_total", {"topic": topic}) or 0.0
 
 
+def published_counted(topic: str) -> float:
+    return REGISTRY.get_sample_value("weather_published_records_total", {"topic": topic}) or 0.0
+
+
 async def publish(producer, topic, round_seconds=10.0, sleeps=None):
     async def sleep(seconds: float) -> None:
         if sleeps is not None:
@@ -86,6 +92,25 @@ async def test_a_round_sends_every_reading_once_and_sees_each_delivered(caplog):
     assert time.monotonic() - started < 0.1
     assert failures_counted("raw-ok") == 0
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_a_round_of_many_readings_lets_the_event_loop_turn_between_slices_of_sends():
+    cities = [City(f"Station {n:04d}", "XX", 10.0, 20.0, f"S{n:04d}") for n in range(8 * SLICE)]
+    readings = [simulate_reading(city, NOW, seed=1) for city in cities]
+    sent_at_turn: list[int] = []
+    async with counting_loop_turns() as turns:
+
+        async def send(reading):
+            sent_at_turn.append(turns.count)
+            delivery = asyncio.get_running_loop().create_future()
+            delivery.set_result(None)
+            return delivery
+
+        deadline = time.monotonic() + 10
+        result = await publish_round(readings, send, topic="raw-many", deadline=deadline)
+    assert len(result.delivered) == len(readings)
+    # Sent in one go, every send came before the loop's first turn.
+    assert sent_at_turn[-1] >= 7
 
 
 @pytest.mark.parametrize("fault", ["delivery", "send"])
@@ -146,6 +171,7 @@ async def test_a_delivery_still_in_flight_at_the_round_end_is_accounted_when_it_
     assert 0.5 <= time.monotonic() - started < 0.7
     assert result.in_flight == ["City0", "City5", "City9"]
     assert (len(result.delivered), result.failed) == (7, {})
+    assert published_counted("raw-outage") == 7
     producer.held["City0"].set_result(None)
     producer.held["City5"].set_exception(KafkaTimeoutError("batch expired"))
     await asyncio.sleep(0)
@@ -153,6 +179,7 @@ async def test_a_delivery_still_in_flight_at_the_round_end_is_accounted_when_it_
     producer.held["City9"].set_exception(KafkaTimeoutError("batch expired"))
     await asyncio.sleep(0)
     assert failures_counted("raw-outage") == 2
+    assert published_counted("raw-outage") == 8
     [warning] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert warning == (
         "Could not publish 2 raw readings to raw-outage after the end of their round: "
