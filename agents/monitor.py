@@ -12,7 +12,7 @@ from agents.enrich import TABLE_WRITES
 from models import FreshnessAlert
 from models.codec import encode_key, encode_record
 from weather_app.app import admission, alerts_topic, app, last_seen, settings
-from weather_app.metrics import city_age_seconds, city_stale, freshness_alerts
+from weather_app.metrics import CityGauges, freshness_alerts
 from weather_app.rules.freshness import (
     CityFreshness,
     TransitionTracker,
@@ -20,10 +20,12 @@ from weather_app.rules.freshness import (
     change_lines,
 )
 from weather_app.rules.timestamps import format_rfc3339, parse_rfc3339
+from weather_app.sources.slices import in_slices
 from weather_app.web.ownership import owned_keys
 
 logger = logging.getLogger(__name__)
 tracker = TransitionTracker()
+city_gauges = CityGauges()
 MAX_AGE = settings.stale_after_seconds
 
 
@@ -39,12 +41,11 @@ async def watch_freshness() -> None:
         if admission.tracks(city)
     }
     verdicts = assess(seen, seen, {}, now, MAX_AGE)
-    for verdict in verdicts:
-        city_age_seconds.labels(city=verdict.city).set(verdict.age_seconds or 0.0)
-        city_stale.labels(city=verdict.city).set(0 if verdict.fresh else 1)
+    async for verdicts_slice in in_slices(verdicts):
+        for verdict in verdicts_slice:
+            city_gauges.set(verdict.city, verdict.age_seconds or 0.0, not verdict.fresh)
     for city in tracker.forget_all_but(seen):
-        city_age_seconds.remove(city)
-        city_stale.remove(city)
+        city_gauges.remove(city)
     changes = tracker.changes(verdicts)
     for is_warning, line in change_lines(changes, MAX_AGE):
         logger.log(logging.WARNING if is_warning else logging.INFO, "%s", line)

@@ -6,7 +6,7 @@ from unittest.mock import AsyncMock, patch
 
 import pytest
 
-from agents.monitor import tracker, watch_freshness
+from agents.monitor import city_gauges, tracker, watch_freshness
 from models import LastSeen, RawReading
 from weather_app.app import last_seen
 from weather_app.faust_internals.tables import TableWrites
@@ -48,7 +48,7 @@ def owned() -> Iterator[None]:
         yield
     last_seen.data.clear()
     for city in tracker.forget_all_but({}):
-        city_age_seconds.remove(city)
+        city_gauges.remove(city)
 
 
 async def test_a_city_that_left_the_configuration_is_neither_watched_nor_exported(owned):
