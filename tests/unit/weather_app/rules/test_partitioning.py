@@ -1,6 +1,7 @@
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from models.codec import encode_key
+from weather_app.rules import partitioning
 from weather_app.rules.partitioning import home_partition, kafka_partitioner
 
 
@@ -29,3 +30,23 @@ def test_the_app_s_partitioner_places_every_key_as_aiokafka_s_default_does():
 def test_a_keyless_record_goes_to_an_available_partition():
     assert {kafka_partitioner(None, [0, 1, 2, 3], [2]) for _ in range(50)} == {2}
     assert {kafka_partitioner(None, [0, 1], []) for _ in range(200)} == {0, 1}
+
+
+def test_more_cities_than_hashes_kept_still_hit_for_those_kept_every_round(monkeypatch):
+    """Each round asks for every city's key in the same order: an LRU cache smaller than the
+    cities would miss every time; the hashes of the first keys seen stay."""
+    hashed: list[bytes] = []
+
+    def counting_murmur2(key: bytes) -> int:
+        hashed.append(key)
+        hashed_key: int = murmur2(key)
+        return hashed_key
+
+    monkeypatch.setattr(partitioning, "murmur2", counting_murmur2)
+    monkeypatch.setattr(partitioning, "KEY_HASHES_KEPT", 100)
+    monkeypatch.setattr(partitioning, "_hashes", {})
+    keys = [encode_key(f"Station {n}") for n in range(150)]
+    first = [home_partition(key, 6) for key in keys]
+    hashed.clear()
+    assert [home_partition(key, 6) for key in keys] == first
+    assert hashed == keys[100:]
