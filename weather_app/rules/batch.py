@@ -27,11 +27,13 @@ def next_last_seen(seen: LastSeen | None, enriched: EnrichedReading, readings: i
     The newest observation wins (a late reading never moves it back), counts add up.
     """
     latest = seen.latest if seen and seen.timestamp > enriched.timestamp else enriched
-    return LastSeen(
-        timestamp=latest.timestamp,
-        data_origin=latest.data_origin,
-        count=(seen.count if seen else 0) + readings,
-        latest=latest,
+    return LastSeen.of(
+        {
+            "timestamp": latest.timestamp,
+            "data_origin": latest.data_origin,
+            "count": (seen.count if seen else 0) + readings,
+            "latest": latest,
+        }
     )
 
 
@@ -104,4 +106,5 @@ class BatchProcessor:
         for name, city in self._cities.items():
             if city.newest is not None:
                 seen = next_last_seen(city.stored_last_seen, city.newest, city.readings)
-                yield name, CityUpdate(city.partition, StoredSamples(samples=city.samples), seen)
+                samples = StoredSamples.of({"samples": city.samples})
+                yield name, CityUpdate(city.partition, samples, seen)

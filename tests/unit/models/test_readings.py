@@ -1,11 +1,12 @@
-"""`Record.of`: the record `cls(**fields)` makes, without Faust's per-field descriptor calls."""
+"""`Record.of`: the record `cls(**fields)` makes, without Faust's per-field descriptor calls, for
+each record the enrich agent makes per reading or per city."""
 
 from typing import Any, cast
 
 import pytest
 from faust.models.fields import FieldDescriptor
 
-from models import EnrichedReading, RawReading, Record
+from models import EnrichedReading, LastSeen, RawReading, Record, Sample, StoredSamples
 from models.codec import encode_record
 
 OBSERVATION: dict[str, Any] = {
@@ -36,7 +37,19 @@ ENRICHED: dict[str, Any] = {
     "is_storm": 0,
     "data_origin": "api",
 }
-CASES = [(RawReading, RAW), (EnrichedReading, ENRICHED)]
+LAST_SEEN: dict[str, Any] = {
+    "timestamp": "2026-12-03T10:00:00Z",
+    "data_origin": "api",
+    "count": 3,
+    "latest": EnrichedReading(**ENRICHED),
+}
+STORED_SAMPLES: dict[str, Any] = {"samples": [Sample(1.0, 2.5, 0.0), Sample(61.0, 2.4, 0.1)]}
+CASES = [
+    (RawReading, RAW),
+    (EnrichedReading, ENRICHED),
+    (LastSeen, LAST_SEEN),
+    (StoredSamples, STORED_SAMPLES),
+]
 
 
 @pytest.mark.parametrize(("record", "fields"), CASES)
