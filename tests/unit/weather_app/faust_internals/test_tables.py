@@ -10,6 +10,7 @@ from faust.types import TP
 
 from models import Sample, StoredSamples
 from models.codec import encode_key
+from tests.unit.weather_app.sources.loop_turns import counting_loop_turns
 from weather_app.app import app, history, last_seen, settings
 from weather_app.broker.outbox import Outbox
 from weather_app.errors import DeliveryFailed
@@ -21,6 +22,7 @@ from weather_app.faust_internals.tables import (
     write_table,
 )
 from weather_app.rules.partitioning import home_partition
+from weather_app.sources.slices import SLICE
 
 PARTITIONS = settings.stream.partitions
 
@@ -238,3 +240,40 @@ async def test_entries_whose_changelog_records_fail_stay_taken_and_out_of_the_ta
         writes.take()
     await writes.write(Outbox(ChangelogProducer(), retry=False))
     assert history["Rome"] == samples(7.0)
+
+
+@pytest.mark.parametrize("store", ["memory", "rocksdb"])
+async def test_entries_not_held_are_read_from_the_store_without_the_table_s_read_sensors(
+    store, memory_tables, request
+):
+    if store == "rocksdb":
+        request.getfixturevalue("rocksdb_history")
+    write_table(history, "Rome", samples(7.0), delivered(home_partition(encode_key("Rome"), 6), 0))
+    writes = TableWrites()
+    with patch.object(history, "on_key_get") as table_read:
+        assert writes.get(history, "Rome") == samples(7.0) == history.data["Rome"]
+        assert writes.get(history, "Lima") is None
+    # Faust's statistics of table reads: two sensors a read, more than the reading's enrichment.
+    table_read.assert_not_called()
+
+
+async def test_a_commit_s_entries_are_sent_a_slice_at_a_time(memory_tables):
+    cities = [f"Station {n:04d}" for n in range(8 * SLICE)]
+    writes = TableWrites()
+    for city in cities:
+        writes.set(history, city, samples(1.0), 0)
+    writes.take()
+    sent_at_turn: list[int] = []
+    producer = ChangelogProducer()
+    async with counting_loop_turns() as turns:
+        original = producer.send
+
+        async def send(*record: Any) -> Any:
+            sent_at_turn.append(turns.count)
+            return await original(*record)
+
+        producer.send = send  # type: ignore[method-assign]
+        await writes.write(Outbox(producer, retry=False))
+    assert len(producer.sent) == len(cities)
+    assert sent_at_turn[-1] >= 7  # in one go, the loop turned only once they were all sent
+    assert all(history[city] == samples(1.0) for city in cities)
