@@ -40,10 +40,11 @@ async def watch_freshness() -> None:
         for city in {*owned_keys(last_seen), *TABLE_WRITES.keys(last_seen)}
         if admission.tracks(city)
     }
-    verdicts = assess(seen, seen, {}, now, MAX_AGE)
-    async for verdicts_slice in in_slices(verdicts):
-        for verdict in verdicts_slice:
+    verdicts = []
+    async for cities in in_slices(list(seen)):
+        for verdict in assess(cities, seen, {}, now, MAX_AGE):
             city_gauges.set(verdict.city, verdict.age_seconds or 0.0, not verdict.fresh)
+            verdicts.append(verdict)
     for city in tracker.forget_all_but(seen):
         city_gauges.remove(city)
     changes = tracker.changes(verdicts)

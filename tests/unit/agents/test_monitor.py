@@ -1,18 +1,22 @@
-"""The freshness monitor exports configured cities only."""
+"""The freshness monitor exports configured cities only, and lets the loop turn in a long pass."""
 
 import inspect
 from collections.abc import Iterator
+from typing import Any
 from unittest.mock import AsyncMock, patch
 
 import pytest
 
 from agents.monitor import city_gauges, tracker, watch_freshness
 from models import LastSeen, RawReading
+from tests.unit.loop_turns import counting_loop_turns
 from weather_app.app import last_seen
 from weather_app.faust_internals.tables import TableWrites
 from weather_app.metrics import city_age_seconds
 from weather_app.rules.batch import next_last_seen
 from weather_app.rules.enrichment import enrich_sample, sample_of
+from weather_app.rules.freshness import assess
+from weather_app.sources.slices import SLICE
 
 # The function under Faust's timer and task wrappers: one round of the monitor.
 one_round = inspect.unwrap(watch_freshness)
@@ -71,3 +75,26 @@ async def test_a_city_s_entry_held_until_the_next_commit_is_the_one_watched(owne
         await one_round()
     assert {"Paris", "Rome"} <= exported()
     assert city_age_seconds.labels(city="Paris")._value.get() == 0.0  # in the future: not stale
+
+
+async def test_a_pass_over_many_cities_lets_the_event_loop_turn_between_slices(owned):
+    cities = [f"Station {n:04d}" for n in range(8 * SLICE)]
+    last_seen.data.update({city: entry("2026-11-30T12:00:00Z") for city in cities})
+    judged_at_turn: list[tuple[int, int]] = []  # (loop turns so far, cities judged in the call)
+    async with counting_loop_turns() as turns:
+
+        def counting_assess(judged: Any, *args: Any) -> Any:
+            judged = list(judged)
+            judged_at_turn.append((turns.count, len(judged)))
+            return assess(judged, *args)
+
+        with (
+            patch("agents.monitor.admission.tracks", return_value=True),
+            patch("agents.monitor.assess", counting_assess),
+        ):
+            await one_round()
+    assert set(cities) <= exported()
+    assert sum(count for _, count in judged_at_turn) == len(cities)
+    # In one go, every city was judged (and exported) before the loop turned once.
+    assert max(count for _, count in judged_at_turn) <= SLICE
+    assert judged_at_turn[-1][0] >= 7

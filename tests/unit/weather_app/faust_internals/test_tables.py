@@ -10,7 +10,7 @@ from faust.types import TP
 
 from models import Sample, StoredSamples
 from models.codec import encode_key
-from tests.unit.weather_app.sources.loop_turns import counting_loop_turns
+from tests.unit.loop_turns import counting_loop_turns
 from weather_app.app import app, history, last_seen, settings
 from weather_app.broker.outbox import Outbox
 from weather_app.errors import DeliveryFailed

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.unit.weather_app.sources.loop_turns import counting_loop_turns
+from tests.unit.loop_turns import counting_loop_turns
 from tests.unit.weather_app.sources.loopback import cut_short, serving
 from weather_app.settings import ApiSettings, Settings, StreamSettings
 from weather_app.sources.backoff import RetryPolicy, backoff_schedule

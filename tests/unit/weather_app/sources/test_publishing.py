@@ -9,7 +9,7 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError, NotLeaderForPartitionError
 from prometheus_client import REGISTRY
 
-from tests.unit.weather_app.sources.loop_turns import counting_loop_turns
+from tests.unit.loop_turns import counting_loop_turns
 from weather_app.sources.backoff import RetryPolicy, backoff_schedule
 from weather_app.sources.cities import City
 from weather_app.sources.publishing import publish_round

@@ -1,6 +1,6 @@
 """`in_slices`: every item once, in order, with the event loop turning between slices."""
 
-from tests.unit.weather_app.sources.loop_turns import counting_loop_turns
+from tests.unit.loop_turns import counting_loop_turns
 from weather_app.sources.slices import in_slices
 
 
