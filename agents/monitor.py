@@ -21,7 +21,7 @@ from weather_app.rules.freshness import (
 )
 from weather_app.rules.timestamps import format_rfc3339, parse_rfc3339
 from weather_app.sources.slices import in_slices
-from weather_app.web.ownership import owned_keys
+from weather_app.web.ownership import owns
 
 logger = logging.getLogger(__name__)
 tracker = TransitionTracker()
@@ -35,11 +35,14 @@ async def watch_freshness() -> None:
     # A city no longer configured is no longer watched, and its series leave /metrics. The
     # entries the enrich agent holds until the next commit are the newest (only of cities it
     # owns): the table alone is up to a commit interval behind.
-    seen = {
-        city: parse_rfc3339(TABLE_WRITES.get(last_seen, city).timestamp)
-        for city in {*owned_keys(last_seen), *TABLE_WRITES.keys(last_seen)}
-        if admission.tracks(city)
-    }
+    held = TABLE_WRITES.keys(last_seen)
+    seen: dict[str, datetime] = {}
+    async for cities in in_slices(list({*last_seen.keys(), *held})):
+        for city in cities:
+            if admission.tracks(city) and (city in held or owns(last_seen, city)):
+                entry = TABLE_WRITES.get(last_seen, city)
+                if entry is not None:  # None: its partition was taken away between two slices
+                    seen[city] = parse_rfc3339(entry.timestamp)
     verdicts = []
     async for cities in in_slices(list(seen)):
         for verdict in assess(cities, seen, {}, now, MAX_AGE):

@@ -1,6 +1,5 @@
 """Which table keys this worker owns (its active partitions), from Faust's partition router."""
 
-from collections.abc import Iterator
 from typing import Any
 
 from faust.types import AppT, TableT
@@ -20,9 +19,7 @@ def is_local(app: AppT, url: str | None) -> bool:
     return url == f"{canonical.scheme}://{canonical.host}:{canonical.port}"
 
 
-def owned_keys(table: TableT[Any, Any]) -> Iterator[Any]:
-    """Keys held locally whose partition is active here (standby copies are someone else's)."""
+def owns(table: TableT[Any, Any], key: Any) -> bool:
+    """Whether `key`'s partition is active here (a standby copy is someone else's)."""
     app = table.app
-    for key in list(table.keys()):
-        if is_local(app, owner_url(app, table, key)):
-            yield key
+    return is_local(app, owner_url(app, table, key))

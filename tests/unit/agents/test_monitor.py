@@ -46,7 +46,7 @@ def exported() -> set[str]:
 @pytest.fixture
 def owned() -> Iterator[None]:
     with (
-        patch("agents.monitor.owned_keys", side_effect=lambda table: list(table.keys())),
+        patch("agents.monitor.owns", return_value=True),
         patch("agents.monitor.publish_alert", new_callable=AsyncMock),
     ):
         yield
@@ -81,7 +81,12 @@ async def test_a_pass_over_many_cities_lets_the_event_loop_turn_between_slices(o
     cities = [f"Station {n:04d}" for n in range(8 * SLICE)]
     last_seen.data.update({city: entry("2026-11-30T12:00:00Z") for city in cities})
     judged_at_turn: list[tuple[int, int]] = []  # (loop turns so far, cities judged in the call)
+    owned_at_turn: list[int] = []
     async with counting_loop_turns() as turns:
+
+        def counting_owns(table: Any, city: str) -> bool:
+            owned_at_turn.append(turns.count)
+            return True
 
         def counting_assess(judged: Any, *args: Any) -> Any:
             judged = list(judged)
@@ -91,10 +96,12 @@ async def test_a_pass_over_many_cities_lets_the_event_loop_turn_between_slices(o
         with (
             patch("agents.monitor.admission.tracks", return_value=True),
             patch("agents.monitor.assess", counting_assess),
+            patch("agents.monitor.owns", counting_owns),
         ):
             await one_round()
     assert set(cities) <= exported()
     assert sum(count for _, count in judged_at_turn) == len(cities)
-    # In one go, every city was judged (and exported) before the loop turned once.
+    # In one go, every city was found, judged and exported before the loop turned once.
+    assert owned_at_turn[-1] >= 7
     assert max(count for _, count in judged_at_turn) <= SLICE
-    assert judged_at_turn[-1][0] >= 7
+    assert judged_at_turn[-1][0] - judged_at_turn[0][0] >= 7
