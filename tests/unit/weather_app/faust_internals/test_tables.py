@@ -248,7 +248,8 @@ async def test_entries_not_held_are_read_from_the_store_without_the_table_s_read
 ):
     if store == "rocksdb":
         request.getfixturevalue("rocksdb_history")
-    write_table(history, "Rome", samples(7.0), delivered(home_partition(encode_key("Rome"), 6), 0))
+    home = home_partition(encode_key("Rome"), PARTITIONS)
+    write_table(history, "Rome", samples(7.0), delivered(home, 0))
     writes = TableWrites()
     with patch.object(history, "on_key_get") as table_read:
         assert writes.get(history, "Rome") == samples(7.0) == history.data["Rome"]
