@@ -217,7 +217,7 @@ class WeatherFetcher(mode.Service):
         )
         if locations is None:
             self._failing.add(EVERY_CITY)
-            return [self._simulate(city, now) for city in cities]
+            return await self._simulate_all(cities, now)
         self._answering(EVERY_CITY)
         if missing := cities[len(locations) :]:
             logger.warning(
@@ -229,7 +229,7 @@ class WeatherFetcher(mode.Service):
         return [
             self._open_meteo_reading(city, location, now)
             for city, location in zip(cities, locations, strict=False)
-        ] + [self._simulate(city, now) for city in missing]
+        ] + await self._simulate_all(missing, now)
 
     def _open_meteo_reading(self, city: City, location: Any, now: datetime) -> RawReading:
         try:
