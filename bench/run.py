@@ -100,6 +100,8 @@ class Result:
     cpu_window_s: float | None = None
 
 
+LATENCY_LABELS = {"faust1": "Faust worker", "aiokafka": "plain aiokafka loop"}
+
 # A latency run's rate counts as sustained when the harness sent at least this share of the rate
 # asked and the worker made at least this share of what was sent readable while it was sent.
 SUSTAINED_SHARE = 0.95
@@ -112,6 +114,9 @@ def sustained(asked: float, sent_rate: float, readable_rate: float) -> bool:
 @dataclass
 class Latency:
     rate: int
+    # Who was fed: "faust1" (the worker), or "aiokafka" (the plain loop, a reference: the same
+    # enrichment and delivery with no Faust, the floor this machine gives at the rate).
+    contender: str = "faust1"
     sent: int = 0
     received: int = 0
     sent_rate: float = 0.0
@@ -399,11 +404,12 @@ class Bench:
 
         return start
 
-    async def latency(self, rate: int) -> Latency:
-        """A running worker fed at a steady rate: produce -> readable time of every record."""
+    async def latency(self, rate: int, contender: str = "faust1") -> Latency:
+        """A running worker (or, `contender="aiokafka"`, the plain loop) fed at a steady rate:
+        produce -> readable time of every record."""
         seconds = self.options.latency_seconds
         steady_warmup = int(rate * self.options.latency_warmup_seconds)
-        app_id = f"bench-{self.run_id}-latency{rate}"
+        app_id = f"bench-{self.run_id}-latency{rate}-{contender}"
         raw, out = f"{app_id}-raw", f"{app_id}-out"
         await create_topics(self.broker, [raw])
         await create_topics(self.broker, [out], log_append_time=True)
@@ -411,11 +417,15 @@ class Bench:
         total = warmup + steady_warmup + int(rate * seconds)
         pairs = list(readings(total))
         log(
-            f"latency: one worker, {warmup} warm-up readings, then {rate}/s for"
+            f"latency: {LATENCY_LABELS[contender]}, {warmup} warm-up readings, then {rate}/s for"
             f" {self.options.latency_warmup_seconds:.0f}s (not counted) + {seconds:.0f}s"
         )
-        worker = self.faust_worker(f"latency{rate}", app_id, raw, out)
-        result = Latency(rate)
+        if contender == "aiokafka":
+            loop = [sys.executable, "-m", "bench.aiokafka_loop", self.broker, raw, out, app_id]
+            worker = self.spawn(f"latency{rate}-aiokafka", loop)
+        else:
+            worker = self.faust_worker(f"latency{rate}", app_id, raw, out)
+        result = Latency(rate, contender)
         sent_at: dict[tuple[str, str], float] = {}
         seen_at: dict[tuple[str, str], float] = {}
         appended_at: dict[tuple[str, str], float] = {}
@@ -581,6 +591,8 @@ class Bench:
         if self.options.latency:
             for rate in self.options.latency_rates:
                 self.report.latencies.append(await self.latency(rate))
+                if "aiokafka" in chosen:
+                    self.report.latencies.append(await self.latency(rate, "aiokafka"))
         if self.options.profile:
             await self.profile()
         self.report.duration_s = time.monotonic() - began
