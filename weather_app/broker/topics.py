@@ -210,9 +210,14 @@ def leaderless_partitions(descriptions: list[dict[str, Any]], topics: list[str])
         waiting += [
             f"{topic}[{partition['partition']}]"
             for partition in described.get(topic, {"partitions": []})["partitions"]
-            if partition["error_code"] != 0 or partition["leader"] < 0
+            if not _led(partition)
         ]
     return waiting
+
+
+def _led(partition: dict[str, Any]) -> bool:
+    """Whether a partition of a metadata answer has a leader (which answers for its offsets)."""
+    return bool(partition["error_code"] == 0 and partition["leader"] >= 0)
 
 
 async def check_partitions(settings: Settings) -> None:
@@ -235,42 +240,73 @@ async def check_partitions(settings: Settings) -> None:
 class TopicSize(NamedTuple):
     name: str
     partitions: int
-    # Offsets the topic keeps (end minus start, summed over its partitions): its records, plus
-    # the commit markers of transactions under exactly_once.
+    # Offsets the topic keeps (end minus start, summed over its partitions with a leader): its
+    # records, plus the commit markers of transactions under exactly_once.
     messages: int
+    # `topic[partition]` of each partition without a leader: nothing answers for its offsets.
+    leaderless: tuple[str, ...] = ()
 
 
 def topic_sizes(
-    starts: Mapping[TopicPartition, int], ends: Mapping[TopicPartition, int]
+    starts: Mapping[TopicPartition, int],
+    ends: Mapping[TopicPartition, int],
+    leaderless: Sequence[TopicPartition] = (),
 ) -> list[TopicSize]:
-    """Each topic's partitions and kept messages, by name, from its partitions' offsets."""
+    """Each topic's partitions and kept messages, by name, from its partitions' offsets (none
+    for those `leaderless`)."""
     partitions: dict[str, int] = {}
     messages: dict[str, int] = {}
+    unled: dict[str, list[str]] = {}
     for partition, end in ends.items():
         partitions[partition.topic] = partitions.get(partition.topic, 0) + 1
         messages[partition.topic] = messages.get(partition.topic, 0) + end - starts[partition]
-    return [TopicSize(name, partitions[name], messages[name]) for name in sorted(partitions)]
+    for partition in leaderless:
+        partitions[partition.topic] = partitions.get(partition.topic, 0) + 1
+        messages.setdefault(partition.topic, 0)
+        unled.setdefault(partition.topic, []).append(f"{partition.topic}[{partition.partition}]")
+    return [
+        TopicSize(name, partitions[name], messages[name], tuple(unled.get(name, ())))
+        for name in sorted(partitions)
+    ]
 
 
-async def list_topics(bootstrap_servers: str) -> list[TopicSize]:
-    """Every topic on the cluster with its partitions and kept messages (no consumer group)."""
+async def list_topics(bootstrap_servers: str, timeout_seconds: float = 40.0) -> list[TopicSize]:
+    """Every topic on the cluster with its partitions and kept messages (no consumer group).
+
+    Partitions without a leader are named, not asked for their offsets (aiokafka would retry
+    until its timeout); BrokerUnavailable if the others do not answer within `timeout_seconds`.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         descriptions = await admin.describe_topics(await admin.list_topics())
     finally:
         await admin.close()
-    partitions = partitions_of(descriptions)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None)
+    led: list[TopicPartition] = []
+    leaderless: list[TopicPartition] = []
+    for description in descriptions:
+        for partition in description["partitions"]:
+            tp = TopicPartition(description["topic"], partition["partition"])
+            (led if _led(partition) else leaderless).append(tp)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        group_id=None,
+        request_timeout_ms=int(timeout_seconds * 1000),
+    )
     await consumer.start()
     try:
         # Assigned (and paused: nothing is fetched), every topic is in the consumer's metadata
         # at once. Unassigned, aiokafka's offset request learns of one more topic per retry
         # (100 ms backoff each): 400 topics took past its 40 s timeout.
-        consumer.assign(partitions)
-        consumer.pause(*partitions)
-        starts = await consumer.beginning_offsets(partitions)
-        ends = await consumer.end_offsets(partitions)
+        consumer.assign(led)
+        consumer.pause(*led)
+        starts = await consumer.beginning_offsets(led)
+        ends = await consumer.end_offsets(led)
+    except KafkaTimeoutError:
+        raise BrokerUnavailable(
+            f"the brokers did not answer for the offsets of {len(led)} partitions within "
+            f"{timeout_seconds:g}s; check their logs"
+        ) from None
     finally:
         await consumer.stop()
-    return topic_sizes(starts, ends)
+    return topic_sizes(starts, ends, leaderless)

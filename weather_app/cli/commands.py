@@ -52,16 +52,22 @@ async def create_topics(self: AppCommand) -> None:
 
 @app.command()
 async def topics(self: AppCommand) -> None:
-    """List every topic on the broker with its partitions and the messages it keeps."""
+    """List every topic on the broker with its partitions and the messages it keeps; exits 1
+    naming the partitions that have no leader."""
     try:
         wait_for_broker(settings.kafka.broker, settings.kafka.connect_wait_seconds)
+        sizes = await list_topics(settings.kafka.bootstrap_servers)
     except BrokerUnavailable as error:
         exit_with(str(error))
-    sizes = await list_topics(settings.kafka.bootstrap_servers)
     width = max((len(size.name) for size in sizes), default=5)
     self.say(f"{'topic':<{width}}  {'partitions':>10}  {'messages':>10}")
     for size in sizes:
         self.say(f"{size.name:<{width}}  {size.partitions:>10}  {size.messages:>10}")
+    if leaderless := [partition for size in sizes for partition in size.leaderless]:
+        exit_with(
+            f"{len(leaderless)} partitions have no leader, their messages are not counted: "
+            f"{', '.join(leaderless)}; check that their brokers are up"
+        )
 
 
 @app.command(

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import NewTopic
-from aiokafka.errors import CoordinatorNotAvailableError
+from aiokafka.errors import CoordinatorNotAvailableError, KafkaTimeoutError
 
 from weather_app.broker import topics as broker_topics
 from weather_app.broker.topics import (
@@ -226,3 +226,52 @@ def test_topic_sizes_count_partitions_and_the_offsets_each_topic_keeps():
         TopicSize("weather_alerts", 1, 0),
         TopicSize("weather_raw", 3, 14),
     ]
+
+
+class ClusterWithALeaderlessPartition(FakeAdmin):
+    async def list_topics(self) -> list[str]:
+        return ["raw", "v2"]
+
+    async def describe_topics(self, topics: list[str]) -> list[dict[str, Any]]:
+        return [described("raw", leaders=[1, -1, 3]), described("v2", leaders=[2])]
+
+
+class OffsetsConsumer(ServingConsumer):
+    """What list_topics asks of AIOKafkaConsumer: each partition keeps 10 offsets from 5."""
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        OffsetsConsumer.asked = list(partitions)
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        pass
+
+    async def beginning_offsets(self, partitions: list[TopicPartition]) -> Any:
+        return dict.fromkeys(partitions, 5)
+
+    async def end_offsets(self, partitions: list[TopicPartition]) -> Any:
+        return dict.fromkeys(partitions, 15)
+
+
+def test_topics_names_partitions_without_a_leader_and_asks_only_the_others(monkeypatch):
+    # aiokafka would retry a leaderless partition's offsets until its timeout, then raise.
+    monkeypatch.setattr(broker_topics, "AIOKafkaAdminClient", ClusterWithALeaderlessPartition)
+    monkeypatch.setattr(broker_topics, "AIOKafkaConsumer", OffsetsConsumer)
+    sizes = asyncio.run(broker_topics.list_topics("127.0.0.1:9"))
+    assert sizes == [TopicSize("raw", 3, 20, ("raw[1]",)), TopicSize("v2", 1, 10)]
+    assert TopicPartition("raw", 1) not in OffsetsConsumer.asked
+    assert len(OffsetsConsumer.asked) == 3
+
+
+class SilentConsumer(OffsetsConsumer):
+    async def beginning_offsets(self, partitions: list[TopicPartition]) -> Any:
+        raise KafkaTimeoutError()
+
+
+def test_offsets_not_answered_in_time_are_one_line(monkeypatch):
+    monkeypatch.setattr(broker_topics, "AIOKafkaAdminClient", ClusterWithALeaderlessPartition)
+    monkeypatch.setattr(broker_topics, "AIOKafkaConsumer", SilentConsumer)
+    with pytest.raises(BrokerUnavailable) as silent:
+        asyncio.run(broker_topics.list_topics("127.0.0.1:9", timeout_seconds=2))
+    assert str(silent.value) == (
+        "the brokers did not answer for the offsets of 3 partitions within 2s; check their logs"
+    )

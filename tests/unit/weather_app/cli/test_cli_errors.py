@@ -34,7 +34,9 @@ def test_bad_setting_is_one_line_naming_the_variable(name, value):
     assert name in lines[0]
 
 
-@pytest.mark.parametrize("command", [["worker", "-l", "info"], ["produce", "--num", "1"]])
+@pytest.mark.parametrize(
+    "command", [["worker", "-l", "info"], ["produce", "--num", "1"], ["topics"]]
+)
 def test_unreachable_broker_is_one_line_saying_what_to_do(command):
     result = run_cli(*command, KAFKA_BROKER=f"127.0.0.1:{free_port()}", KAFKA_CONNECT_WAIT="1")
     assert result.returncode == 1
