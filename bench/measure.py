@@ -163,6 +163,7 @@ class TopicWatch:
         self.topic = topic
         self.partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
         self.consumer = AIOKafkaConsumer(bootstrap_servers=broker, enable_auto_commit=False)
+        self._exists = False
 
     async def __aenter__(self) -> "TopicWatch":
         await self.consumer.start()
@@ -172,6 +173,12 @@ class TopicWatch:
         await self.consumer.stop()
 
     async def count(self) -> int:
+        """The topic's records; 0 while the broker does not have it yet (asked for its offsets
+        then, aiokafka logs an error each time: a flood while a worker starts)."""
+        if not self._exists:
+            self._exists = self.topic in await self.consumer.topics()
+            if not self._exists:
+                return 0
         offsets = await self.consumer.end_offsets(self.partitions)
         return int(sum(offsets.values()))
 

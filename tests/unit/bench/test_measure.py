@@ -1,6 +1,6 @@
 import subprocess
 import sys
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -17,6 +17,7 @@ from bench.measure import (
     cpu_seconds_of_stat,
     pace,
 )
+from tests.harness.kafka import PARTITIONS
 
 
 def test_cpu_time_is_utime_stime_and_the_waited_for_childrens_even_with_a_parenthesised_name():
@@ -128,3 +129,30 @@ def test_the_window_starts_at_the_first_poll_when_records_were_there_already(win
     window.observe(5)
     window.observe(2000)
     assert (window.first, window.last) == (0, 1)
+
+
+class LateTopicConsumer:
+    """A consumer on a broker where the watched topic appears at the third look."""
+
+    def __init__(self) -> None:
+        self.looks = 0
+        self.offsets_asked = 0
+
+    async def topics(self) -> set[str]:
+        self.looks += 1
+        return {"other", "out"} if self.looks >= 3 else {"other"}
+
+    async def end_offsets(self, partitions: list[Any]) -> dict[Any, int]:
+        self.offsets_asked += 1
+        return dict.fromkeys(partitions, 2)
+
+
+async def test_a_topic_watch_counts_0_without_asking_offsets_until_the_topic_exists():
+    # Asked for the offsets of a topic it does not know, aiokafka logs an error each time.
+    watch = measure.TopicWatch("127.0.0.1:9", "out")
+    consumer = LateTopicConsumer()
+    watch.consumer = cast(Any, consumer)
+    records = 2 * PARTITIONS
+    assert [await watch.count() for _ in range(4)] == [0, 0, records, records]
+    assert consumer.offsets_asked == 2
+    assert consumer.looks == 3  # once it exists, no more looks
