@@ -12,7 +12,7 @@ from agents.enrich import TABLE_WRITES
 from models import FreshnessAlert
 from models.codec import encode_key, encode_record
 from weather_app.app import admission, alerts_topic, app, last_seen, settings
-from weather_app.metrics import CityGauges, freshness_alerts
+from weather_app.metrics import city_gauges, freshness_alerts
 from weather_app.rules.freshness import (
     CityFreshness,
     TransitionTracker,
@@ -25,7 +25,6 @@ from weather_app.web.ownership import owns
 
 logger = logging.getLogger(__name__)
 tracker = TransitionTracker()
-city_gauges = CityGauges()
 MAX_AGE = settings.stale_after_seconds
 
 
