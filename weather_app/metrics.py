@@ -45,8 +45,9 @@ class CityGauges(Collector):
     at each scrape.
 
     A collector over one dict rather than two `Gauge`s: a gauge keeps a child a city (a lock, a
-    value object, the label tuple), about 113 MiB for the two at 100,000 cities; and
-    `labels()` checks and locks at every call (1.2 s a monitor pass at 100,000 cities).
+    value object, the label tuple), 1,455 bytes a city for the two against 95 here (139 and 9
+    MiB at 100,000 cities, in one process); and `labels()` checks and locks at every call (1.2 s
+    a monitor pass at 100,000 cities).
     """
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
