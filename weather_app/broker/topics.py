@@ -4,7 +4,7 @@ check their partitions."""
 import asyncio
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -188,12 +188,17 @@ def _named(names: list[str]) -> str:
     return f"({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
 
 
-def partitions_of(descriptions: list[dict[str, Any]]) -> list[TopicPartition]:
-    """Every partition of the topics in a metadata answer (`describe_topics`)."""
+def partitions_of(
+    descriptions: list[dict[str, Any]],
+    where: Callable[[dict[str, Any]], bool] = lambda partition: True,
+) -> list[TopicPartition]:
+    """Every partition of the topics in a metadata answer (`describe_topics`), or those whose
+    description is `where`."""
     return [
         TopicPartition(description["topic"], partition["partition"])
         for description in descriptions
         for partition in description["partitions"]
+        if where(partition)
     ]
 
 
@@ -282,12 +287,8 @@ async def list_topics(bootstrap_servers: str, timeout_seconds: float = 40.0) -> 
         descriptions = await admin.describe_topics(await admin.list_topics())
     finally:
         await admin.close()
-    led: list[TopicPartition] = []
-    leaderless: list[TopicPartition] = []
-    for description in descriptions:
-        for partition in description["partitions"]:
-            tp = TopicPartition(description["topic"], partition["partition"])
-            (led if _led(partition) else leaderless).append(tp)
+    led = partitions_of(descriptions, _led)
+    leaderless = partitions_of(descriptions, lambda partition: not _led(partition))
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         group_id=None,
