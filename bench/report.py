@@ -349,9 +349,7 @@ A fresh worker on its own topics, warmed with 200 readings, then fed at a steady
 aiokafka producer (acks=all) in the harness; the first {options.latency_warmup_seconds:.0f} s at
 that rate are not counted (their p99 is in the note). They hold the worker's first commits
 (every 2.8 s), which pay once what a worker pays once after it starts: the first appends to
-topics created just before are slower, and the first time the tables' changelog partitions have
-records aiokafka fetches them (Faust reads them only in recovery and never takes them) and then
-holds every fetch from that broker for its 100 ms prefetch backoff. A plain consumer (no
+topics created just before are slower. A plain consumer (no
 group, read_uncommitted, the default) in the same process notes when each enriched record is
 returned by `getmany`. Latency = that time - the time just before `send` of its raw reading
 (same clock). "appended" uses the

@@ -32,6 +32,12 @@ assigned has not had: -1, so recovery reads nothing, or, for a partition this wo
 before, stops on "persisted offset ... higher than ... highwater (2120 > -1)". Here the end is
 asked of the broker and is one past the last record recovery will be given.
 
+A fetch stall after every start and rebalance: once recovery has read the tables' changelog
+partitions Faust pauses them in its own bookkeeping only, and aiokafka went on fetching them. The
+records the agent's first table writes put there were fetched and never taken, kept for as long
+as the assignment lasted, and for aiokafka's prefetch backoff (100 ms) no fetch went to their
+broker at all. Here they are paused in aiokafka too while Faust does not ask for them.
+
 Both guarantees: a commit takes what it covers between two of the agent's batches
 (`between_batches`), first runs what the agent asked to run before each commit (its tables'
 writes, weather_app.faust_internals.tables.TableWrites; under at_least_once while the next
@@ -222,6 +228,21 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         finally:
             await reader.stop()
 
+    def _pause_changelogs_not_asked_for(
+        self, consumer: aiokafka.AIOKafkaConsumer, wanted: set[TP]
+    ) -> None:
+        # The changelog partitions of the module's docstring: paused in aiokafka while Faust does
+        # not ask for them, resumed when it does again (recovery after a rebalance). Input
+        # partitions are left alone (their records are sought back when not taken).
+        changelogs = {tp for tp in consumer.assignment() if self.consumer._is_changelog_tp(tp)}
+        paused = consumer.paused()
+        to_pause = {tp for tp in changelogs - paused if tp not in wanted}
+        to_resume = {tp for tp in changelogs & paused if tp in wanted}
+        if to_pause:
+            consumer.pause(*to_pause)
+        if to_resume:
+            consumer.resume(*to_resume)
+
     def fetched_before_a_seek(self, tp: TP) -> bool:
         """Whether a seek to committed offsets moved `tp` after the last fetch returned."""
         return self.last_seek_of.get(tp, 0) > self.seeks_before_last_fetch
@@ -243,6 +264,7 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         wanted = set(active_partitions)
         if not wanted:
             return {}
+        self._pause_changelogs_not_asked_for(consumer, wanted)
         records = await super()._fetch_records(
             consumer, wanted, timeout=timeout, max_records=max_records
         )

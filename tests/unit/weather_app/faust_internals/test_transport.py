@@ -38,11 +38,27 @@ FETCHED = {
 
 
 class KafkaConsumer:
-    def __init__(self) -> None:
+    def __init__(self, assigned: set[TP] | None = None) -> None:
         self.seeks: list[tuple[TP, int]] = []
+        self.assigned = assigned or set()
+        self.paused_tps: set[TP] = set()
 
     def seek(self, tp: TP, offset: int) -> None:
         self.seeks.append((tp, offset))
+
+    def assignment(self) -> set[TP]:
+        return self.assigned
+
+    def paused(self) -> set[TP]:
+        return set(self.paused_tps)
+
+    def pause(self, *tps: TP) -> None:
+        assert not self.paused_tps & set(tps), "paused twice"
+        self.paused_tps.update(tps)
+
+    def resume(self, *tps: TP) -> None:
+        assert set(tps) <= self.paused_tps, "resumed while not paused"
+        self.paused_tps.difference_update(tps)
 
 
 @pytest.fixture
@@ -93,6 +109,32 @@ async def test_a_batch_fetched_while_the_flow_runs_is_delivered(thread):
     kafka = KafkaConsumer()
     assert await thread._fetch_records(kafka, {CHANGELOG, RAW}, timeout=1.0) == FETCHED
     assert kafka.seeks == []
+
+
+async def test_changelog_partitions_faust_does_not_ask_for_are_paused_in_aiokafka_too(
+    thread, monkeypatch
+):
+    """Faust pauses a changelog after recovery in its own bookkeeping only (`pause_partitions`
+    never reaches aiokafka): aiokafka fetched it, kept what it fetched untaken, and for its
+    100 ms prefetch backoff sent no fetch to that broker, the input partitions' included."""
+    other_changelog = TP("app-last_seen-changelog", 3)
+    monkeypatch.setattr(thread.consumer, "_is_changelog_tp", lambda tp: "changelog" in tp.topic)
+    kafka = KafkaConsumer(assigned={CHANGELOG, other_changelog, RAW})
+    await thread._fetch_records(kafka, {RAW}, timeout=1.0)  # recovery done: inputs only
+    assert kafka.paused_tps == {CHANGELOG, other_changelog}
+    await thread._fetch_records(kafka, {RAW}, timeout=1.0)  # each fetch: paused once only
+    assert kafka.paused_tps == {CHANGELOG, other_changelog}
+    await thread._fetch_records(kafka, {CHANGELOG}, timeout=1.0)  # a rebalance's recovery
+    assert kafka.paused_tps == {other_changelog}
+    await thread._fetch_records(kafka, set(), timeout=1.0)  # nothing asked: nothing changes
+    assert kafka.paused_tps == {other_changelog}
+
+
+async def test_input_partitions_are_never_paused_in_aiokafka(thread, monkeypatch):
+    monkeypatch.setattr(thread.consumer, "_is_changelog_tp", lambda tp: "changelog" in tp.topic)
+    kafka = KafkaConsumer(assigned={CHANGELOG, RAW, RAW_2})
+    await thread._fetch_records(kafka, {CHANGELOG}, timeout=1.0)  # inputs held during recovery
+    assert kafka.paused_tps == set()
 
 
 class CommittedOffsets(KafkaConsumer):
