@@ -54,6 +54,11 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
     parser.add_argument("--no-latency", action="store_true", help="skip the latency run")
     parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="latency runs on shared cores (default: the process fed on a core of its own)",
+    )
+    parser.add_argument(
         "--only",
         default=",".join(DEFAULT_CONTENDERS),
         help=f"comma-separated subset of {CONTENDERS}",
@@ -91,6 +96,7 @@ def parse(argv: list[str]) -> Options:
     options.latency_rates = args.latency_rates
     options.profile = not args.no_profile
     options.latency = not args.no_latency
+    options.pin = not args.no_pin
     options.broker = args.broker
     options.workdir = args.workdir
     if args.output is not None:

@@ -79,6 +79,46 @@ class CpuSample:
     machine: float
 
 
+def threads_of(pid: int) -> list[int]:
+    """The thread ids of process `pid` (none once it has exited)."""
+    try:
+        return [int(name) for name in os.listdir(f"/proc/{pid}/task")]
+    except FileNotFoundError:
+        return []
+
+
+def core_split(cores: set[int]) -> tuple[set[int], set[int]] | None:
+    """A core of its own for the process under test (the highest numbered) and the rest for the
+    load and the broker; None below two cores."""
+    if len(cores) < 2:
+        return None
+    own = {max(cores)}
+    return own, cores - own
+
+
+def pin(pids: Sequence[int], cores: set[int]) -> dict[int, set[int]]:
+    """Put every thread of `pids` on `cores` (a thread they start later inherits it from the
+    thread that starts it); returns the cores each thread had, for `unpin`."""
+    before: dict[int, set[int]] = {}
+    for pid in pids:
+        for thread in threads_of(pid):
+            try:
+                had = os.sched_getaffinity(thread)
+                os.sched_setaffinity(thread, cores)
+            except ProcessLookupError:  # it ended meanwhile
+                continue
+            before[thread] = had
+    return before
+
+
+def unpin(before: Mapping[int, set[int]]) -> None:
+    for thread, cores in before.items():
+        try:
+            os.sched_setaffinity(thread, cores)
+        except ProcessLookupError:
+            continue
+
+
 def cpu_sample(pids: Mapping[str, int]) -> CpuSample:
     processes = {name: cpu_seconds(pid) for name, pid in pids.items()}
     return CpuSample(time.monotonic(), processes, time.process_time(), machine_busy_seconds())

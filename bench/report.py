@@ -98,6 +98,11 @@ def _cores_cell(cores: dict[str, float]) -> str:
     return " / ".join(_num(cores.get(name), 2) for name in names)
 
 
+def _latency_note(latency: Latency) -> str:
+    pinned = f"pinned: {latency.pinned}" if latency.pinned else "not pinned"
+    return "; ".join(part for part in (pinned, latency.note) if part)
+
+
 def latency_table(latencies: list[Latency]) -> str:
     if not latencies:
         return "(latency not measured)"
@@ -116,7 +121,8 @@ def latency_table(latencies: list[Latency]) -> str:
             f" | {_num(latency.p50_ms, 1)} | {_num(latency.p95_ms, 1)}"
             f" | {_num(latency.p99_ms, 1)} | {_num(latency.max_ms, 1)}"
             f" | {_num(latency.appended_p50_ms, 1)} / {_num(latency.appended_p99_ms, 1)}"
-            f" | {_cores_cell(latency.cores)} | {_num(latency.rss_mb, 1)} | {latency.note} |"
+            f" | {_cores_cell(latency.cores)} | {_num(latency.rss_mb, 1)}"
+            f" | {_latency_note(latency)} |"
         )
     return "\n".join(rows)
 
@@ -331,7 +337,7 @@ of 2 workers, then their sum), "broker" the Kafka broker ("-" when the broker gi
 (polling end offsets; its own threads only), "all processes" every core's busy time from
 `/proc/stat`, and "others" what of it the processes named do not account for: other jobs on the
 machine. Everything runs on the same {report.machine.get("cores (nproc)", "?")} cores
-(`nproc`), none pinned: the broker and the harness share them with the worker(s).
+(`nproc`), none pinned here: the broker and the harness share them with the worker(s).
 
 {cores_table(report)}
 
@@ -371,6 +377,11 @@ readable at the last send. The rate counts as sustained when the harness sent at
 readable meanwhile; otherwise the backlog grows, the delays measure the queue rather than the
 latency, and the percentiles are left out (the note gives the p99 anyway). The cores are those
 of the counted part, as in the table of cores above.
+
+On two cores or more, from the first send at the rate, the process fed (the worker, or the plain
+loop) has a core of its own and the harness and the broker (when `scripts/kafka.sh` started it
+on this machine) share the others, as a deployment keeps the load and the broker off a worker's
+core; the note says where (`--no-pin`: every process on every core, as in the throughput runs).
 
 {latency_table(report.latencies)}
 

@@ -41,11 +41,14 @@ from bench.measure import (
     CpuWindow,
     Output,
     TopicWatch,
+    core_split,
     cores_used,
     cpu_sample,
     pace,
     peak_rss_mb,
+    pin,
     read_output,
+    unpin,
 )
 from bench.profiling import SpyProfile, profile_pure_loop, py_spy, record_worker
 from bench.workload import Enricher, readings
@@ -77,6 +80,8 @@ class Options:
     profile: bool = True
     contenders: tuple[str, ...] = ("pure", "aiokafka", "quix", "ceiling", "faust1", "faust2")
     latency: bool = True
+    # Latency runs: the process fed on a core of its own, the harness and the broker on the rest.
+    pin: bool = True
     command: str = ""
     workdir: Path | None = None
     city_sizes: tuple[int, ...] = SIZES
@@ -133,6 +138,8 @@ class Latency:
     appended_p99_ms: float | None = None
     rss_mb: float | None = None
     cores: dict[str, float] = field(default_factory=dict)
+    # Where the counted part ran, when pinned: "worker on core 1; harness, broker on core 0".
+    pinned: str = ""
     note: str = ""
 
 
@@ -260,6 +267,26 @@ class Bench:
         env["WEATHER_DATADIR"] = str(self.workdir / f"{name}-data")
         env["WEATHER_WEB_PORT"] = str(free_port())
         return self.spawn(name, faust("worker", "-l", "info"), env)
+
+    def pin_latency_run(self, pid: int, result: Latency) -> dict[int, set[int]]:
+        """With `options.pin` and two cores or more: process `pid` (the worker or the loop) on a
+        core of its own, the harness and the broker (when kafka.sh started it here) on the
+        others, as a deployment keeps the load and the broker off a worker's core. Returns what
+        to `unpin` (the harness's and the broker's threads)."""
+        split = core_split(os.sched_getaffinity(0)) if self.options.pin else None
+        if split is None:
+            return {}
+        own, others = split
+        pin([pid], own)
+        shared = {"harness": os.getpid()}
+        if self.broker_pid is not None:
+            shared["broker"] = self.broker_pid
+        result.pinned = (
+            f"{LATENCY_LABELS[result.contender]} on core {min(own)};"
+            f" {', '.join(shared)} on {'core' if len(others) == 1 else 'cores'}"
+            f" {', '.join(map(str, sorted(others)))}"
+        )
+        return pin(list(shared.values()), others)
 
     def cpu_pids(self, workers: list[Process]) -> dict[str, int]:
         """The processes whose CPU time is measured besides the harness: worker(s), broker."""
@@ -453,6 +480,7 @@ class Bench:
             return parsed["city"], parsed["timestamp"]
 
         reader = asyncio.create_task(read())
+        pinned: dict[int, set[int]] = {}
         try:
             for key, value in pairs[:warmup]:
                 sent_at[ident(value)] = time.time()
@@ -465,6 +493,7 @@ class Bench:
             steady = pairs[warmup:]
             ids = [ident(value) for _, value in steady]
             pids = self.cpu_pids([worker])
+            pinned = self.pin_latency_run(worker.pid, result)
             counted_cpu: CpuSample | None = None
             began = time.monotonic()
             sent = 0
@@ -512,6 +541,7 @@ class Bench:
                     notes.insert(0, unsustained(result, cuts[98]))
             result.note = "; ".join(notes)
         finally:
+            unpin(pinned)
             done.set()
             await reader
             await consumer.stop()

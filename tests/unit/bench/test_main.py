@@ -20,3 +20,8 @@ def test_latency_counts_only_after_10_s_at_the_rate_unless_told():
     # 10 s hold a worker's first three commits, which pay once what a started worker pays once.
     assert parse([]).latency_warmup_seconds == 10.0
     assert parse(["--latency-warmup-seconds", "2"]).latency_warmup_seconds == 2.0
+
+
+def test_latency_runs_give_the_process_fed_a_core_of_its_own_unless_told():
+    assert parse([]).pin is True
+    assert parse(["--no-pin"]).pin is False

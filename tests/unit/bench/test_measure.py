@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from typing import Any, cast
@@ -12,10 +13,14 @@ from bench.measure import (
     CpuSample,
     backlog,
     busy_seconds_of_proc_stat,
+    core_split,
     cores_used,
     cpu_seconds,
     cpu_seconds_of_stat,
     pace,
+    pin,
+    threads_of,
+    unpin,
 )
 from tests.harness.kafka import PARTITIONS
 
@@ -156,3 +161,44 @@ async def test_a_topic_watch_counts_0_without_asking_offsets_until_the_topic_exi
     assert [await watch.count() for _ in range(4)] == [0, 0, records, records]
     assert consumer.offsets_asked == 2
     assert consumer.looks == 3  # once it exists, no more looks
+
+
+def test_the_process_under_test_gets_the_highest_core_and_the_rest_share_the_others():
+    assert core_split({0, 1}) == ({1}, {0})
+    assert core_split({0, 1, 2, 3}) == ({3}, {0, 1, 2})
+    assert core_split({5}) is None
+
+
+TWO_THREADS = """
+import sys, threading
+threading.Thread(target=sys.stdin.read, daemon=True).start()
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
+def test_every_thread_of_a_pinned_process_is_on_the_cores_given_until_unpinned():
+    child = subprocess.Popen(
+        [sys.executable, "-c", TWO_THREADS], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"ready\n"
+        threads = threads_of(child.pid)
+        assert len(threads) == 2
+        everywhere = {thread: os.sched_getaffinity(thread) for thread in threads}
+        core = min(os.sched_getaffinity(0))
+        before = pin([child.pid], {core})
+        assert before == everywhere
+        assert {thread: os.sched_getaffinity(thread) for thread in threads} == {
+            thread: {core} for thread in threads
+        }
+        unpin(before)
+        assert {thread: os.sched_getaffinity(thread) for thread in threads} == everywhere
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(10)
+    assert threads_of(child.pid) == []
+    assert pin([child.pid], {core}) == {}

@@ -101,6 +101,19 @@ def test_the_latency_table_has_a_row_per_run_with_the_backlog():
     assert table["Faust worker at 5,000/s"][7] == "-"  # no p99 for a rate not sustained
 
 
+def test_each_latency_run_says_where_it_was_pinned_or_that_it_was_not():
+    made = report()
+    made.latencies[0].pinned = "Faust worker on core 1; harness, broker on core 0"
+    made.latencies[1].note = "first 50,000 at the rate not counted (p99 80.0 ms)"
+    table = rows(latency_table(made.latencies))
+    assert table["Faust worker at 1,000/s"][-1] == (
+        "pinned: Faust worker on core 1; harness, broker on core 0"
+    )
+    assert table["Faust worker at 5,000/s"][-1] == (
+        "not pinned; first 50,000 at the rate not counted (p99 80.0 ms)"
+    )
+
+
 def test_the_plain_loop_s_p99_at_the_same_rate_stands_beside_the_worker_s_verdict():
     references = [
         Latency(1000, "aiokafka", sustained=True, p99_ms=25.0),
