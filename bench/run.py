@@ -138,7 +138,7 @@ class Latency:
     appended_p99_ms: float | None = None
     rss_mb: float | None = None
     cores: dict[str, float] = field(default_factory=dict)
-    # Where the counted part ran, when pinned: "worker on core 1; harness, broker on core 0".
+    # Where the counted part ran, when pinned: "Faust worker on core 1; harness, broker on core 0".
     pinned: str = ""
     note: str = ""
 

@@ -234,6 +234,8 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         # The changelog partitions of the module's docstring: paused in aiokafka while Faust does
         # not ask for them, resumed when it does again (recovery after a rebalance). Input
         # partitions are left alone (their records are sought back when not taken).
+        # Taken from aiokafka's own sets: `pause` and `resume` accept only its TopicPartitions,
+        # and a set operation with Faust's TPs (equal tuples) may keep Faust's instead.
         changelogs = {tp for tp in consumer.assignment() if self.consumer._is_changelog_tp(tp)}
         paused = consumer.paused()
         to_pause = {tp for tp in changelogs - paused if tp not in wanted}

@@ -47,16 +47,18 @@ class KafkaConsumer:
         self.seeks.append((tp, offset))
 
     def assignment(self) -> set[TP]:
-        return self.assigned
+        return {aiokafka.TopicPartition(*tp) for tp in self.assigned}  # aiokafka's, as aiokafka
 
     def paused(self) -> set[TP]:
         return set(self.paused_tps)
 
     def pause(self, *tps: TP) -> None:
+        assert all(isinstance(tp, aiokafka.TopicPartition) for tp in tps), "aiokafka raises"
         assert not self.paused_tps & set(tps), "paused twice"
         self.paused_tps.update(tps)
 
     def resume(self, *tps: TP) -> None:
+        assert all(isinstance(tp, aiokafka.TopicPartition) for tp in tps), "aiokafka raises"
         assert set(tps) <= self.paused_tps, "resumed while not paused"
         self.paused_tps.difference_update(tps)
 
